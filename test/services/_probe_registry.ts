@@ -1,0 +1,58 @@
+import { SchemaRegistryClient, AvroSerializer, AvroDeserializer, SerdeType, Compatibility, RestError } from '@confluentinc/schemaregistry';
+const url = 'http://127.0.0.1:8081/apis/ccompat/v7';
+const c = new SchemaRegistryClient({ baseURLs: [url], maxRetries: 0 });
+const subj = `probe-${Math.random().toString(36).slice(2)}-value`;
+const v1 = { type: 'record', name: 'Order', namespace: 'orderstream', fields: [{ name: 'id', type: 'string' }, { name: 'qty', type: 'int' }] };
+async function step(name: string, f: () => Promise<unknown>) {
+  try { const r = await f(); console.log(name, 'OK', JSON.stringify(r)); return r; }
+  catch (e) { console.log(name, 'ERR', e instanceof RestError ? `status=${e.status} code=${e.errorCode} ${e.message}` : String(e)); return undefined; }
+}
+const s1 = { schema: JSON.stringify(v1), schemaType: 'AVRO' };
+const full = await step('registerFull', () => c.registerFullResponse(subj, s1)) as { id: number };
+await step('register again', () => c.register(subj, s1));
+const c2 = new SchemaRegistryClient({ baseURLs: [url], maxRetries: 0 });
+await step('getBySubjectAndId', () => c2.getBySubjectAndId(subj, full.id));
+await step('getBySubjectAndId no subject', () => c2.getBySubjectAndId('', full.id));
+await step('getLatest', () => c2.getLatestSchemaMetadata(subj));
+await step('getSchemaMetadata v1', () => c2.getSchemaMetadata(subj, 1));
+await step('getId', () => c2.getId(subj, s1));
+await step('getVersion', () => c2.getVersion(subj, s1));
+await step('getAllVersions', () => c2.getAllVersions(subj));
+await step('getConfig subj (unset)', () => c2.getConfig(subj));
+await step('getCompatibility subj (unset)', () => c2.getCompatibility(subj));
+await step('getDefaultConfig', () => c2.getDefaultConfig());
+await step('updateConfig', () => c2.updateConfig(subj, { compatibility: Compatibility.BACKWARD }));
+await step('getConfig subj', () => c2.getConfig(subj));
+await step('updateCompatibility', () => c2.updateCompatibility(subj, Compatibility.BACKWARD));
+await step('getCompatibility', () => c2.getCompatibility(subj));
+const v2ok = { ...v1, fields: [...v1.fields, { name: 'note', type: ['null', 'string'], default: null }] };
+const v2bad = { ...v1, fields: [...v1.fields, { name: 'price', type: 'double' }] };
+const v2rm = { ...v1, fields: [v1.fields[0]] };
+await step('compat ok', () => c2.testSubjectCompatibility(subj, { schema: JSON.stringify(v2ok), schemaType: 'AVRO' }));
+await step('compat add no default', () => c2.testSubjectCompatibility(subj, { schema: JSON.stringify(v2bad), schemaType: 'AVRO' }));
+await step('compat remove field', () => c2.testSubjectCompatibility(subj, { schema: JSON.stringify(v2rm), schemaType: 'AVRO' }));
+await step('compat v1 ok', () => c2.testCompatibility(subj, 1, { schema: JSON.stringify(v2ok), schemaType: 'AVRO' }));
+await step('compat v1 bad', () => c2.testCompatibility(subj, 1, { schema: JSON.stringify(v2bad), schemaType: 'AVRO' }));
+await step('register bad', () => c2.register(subj, { schema: JSON.stringify(v2bad), schemaType: 'AVRO' }));
+await step('register ok', () => c2.registerFullResponse(subj, { schema: JSON.stringify(v2ok), schemaType: 'AVRO' }));
+await step('getAllVersions', () => c2.getAllVersions(subj));
+await step('invalid schema', () => c2.register(subj, { schema: '{"type":"recordx"}', schemaType: 'AVRO' }));
+await step('getAllSubjects has', async () => (await c2.getAllSubjects()).includes(subj));
+await step('assoc', () => c2.getAssociationsByResourceName('t', '-', 'topic', ['value'], null, 0, -1));
+const topic = subj.replace(/-value$/, '');
+const ser = new AvroSerializer(c2, SerdeType.VALUE, { autoRegisterSchemas: false, useLatestVersion: true });
+const buf = await step('serialize', async () => (await ser.serialize(topic, { id: 'o1', qty: 3, note: 'hi' })).toString('hex')) as string;
+const des = new AvroDeserializer(c2, SerdeType.VALUE, {});
+if (buf) await step('deserialize', () => des.deserialize(topic, Buffer.from(buf, 'hex')));
+await step('deleteVersion soft 1', () => c2.deleteSubjectVersion(subj, 1, false));
+await step('getAllVersions', () => c2.getAllVersions(subj));
+await step('delete soft', () => c2.deleteSubject(subj, false));
+await step('getAllSubjects has', async () => (await c2.getAllSubjects()).includes(subj));
+await step('getLatest after soft', () => new SchemaRegistryClient({ baseURLs: [url], maxRetries: 0 }).getLatestSchemaMetadata(subj));
+await step('getSchemaMetadata deleted=true', () => c2.getSchemaMetadata(subj, 2, true));
+await step('get id after soft', () => new SchemaRegistryClient({ baseURLs: [url], maxRetries: 0 }).getBySubjectAndId(subj, full.id));
+await step('delete permanent', () => c2.deleteSubject(subj, true));
+await step('delete permanent again', () => c2.deleteSubject(subj, true));
+await step('get id after perm', () => new SchemaRegistryClient({ baseURLs: [url], maxRetries: 0 }).getBySubjectAndId(subj, full.id));
+await step('getConfig after perm', () => c2.getConfig(subj));
+await step('getLatest nonexist', () => c2.getLatestSchemaMetadata('nonexist-xyz'));
