@@ -147,6 +147,8 @@ export interface Admin {
   createTopics(specs: readonly TopicSpec[]): Promise<void>;
   deleteTopics(names: readonly string[]): Promise<void>;
   describeTopic(name: string): Promise<TopicDescription | undefined>;
+  /** Forgets consumer groups and their committed positions (groups must have no members). */
+  deleteGroups(groupIds: readonly string[]): Promise<void>;
 }
 
 export interface Transport {

@@ -1,0 +1,467 @@
+/**
+ * The Kafka transport, on KafkaJS. Partitions are chosen here with Kafka's murmur2 (the same
+ * function every transport uses) and sent explicitly, so a record's partition never depends
+ * on a client default. Consumers commit explicitly; KafkaJS's auto-commit is off.
+ */
+import {
+  Kafka, logLevel, type Admin as KafkaAdmin, type Consumer as KafkaConsumer, type ITopicConfig,
+  type LogEntry, type Producer as KafkaProducer,
+} from 'kafkajs';
+import {
+  BrokerUnreachableError, ClosedError, CommitError, HandlerError, InvalidPartitionError, NotAssignedError,
+  ProduceError, TopicConflictError, TransportError, UnknownTopicError, type ErrorContext,
+} from '../errors.ts';
+import { Partitioner } from '../partitioner.ts';
+import type {
+  Admin, BatchHandler, Capabilities, ConsumedRecord, Consumer, ConsumerOptions, Headers, Producer, ProducerOptions,
+  ProducerRecord, RecordMetadata, TopicDescription, TopicPartition, TopicPartitionOffset, TopicSpec, Transport,
+} from '../types.ts';
+import { deferred, tpKey, withTimeout, type Deferred } from '../util.ts';
+
+export interface KafkaTransportOptions {
+  readonly brokers: readonly string[];
+  readonly clientId?: string;
+  /** Bound on establishing a connection; an unreachable broker fails within a few multiples of it. */
+  readonly connectionTimeoutMs?: number;
+  readonly requestTimeoutMs?: number;
+  /** A consumer that stops heartbeating for this long leaves its group. */
+  readonly sessionTimeoutMs?: number;
+  /** KafkaJS log level routed to stderr; default errors only. */
+  readonly logLevel?: 'nothing' | 'error' | 'warn' | 'info';
+}
+
+export const kafkaCapabilities: Capabilities = {
+  transactions: true,
+  compaction: true,
+  replay: 'all-topics',
+  groupsPerWorkTopic: 'many',
+  // KafkaJS (eager protocol) has no revocation hook that the rebalance waits for: onRevoke is
+  // called when the rebalance starts, concurrently with the rejoin.
+  cooperativeRevocation: false,
+};
+
+export class KafkaTransport implements Transport {
+  readonly name = 'kafka' as const;
+  readonly capabilities = kafkaCapabilities;
+  readonly kafka: Kafka;
+  private readonly metadata: TopicMetadataCache;
+
+  constructor(readonly options: KafkaTransportOptions) {
+    const level = { nothing: logLevel.NOTHING, error: logLevel.ERROR, warn: logLevel.WARN, info: logLevel.INFO }[options.logLevel ?? 'error'];
+    this.kafka = new Kafka({
+      clientId: options.clientId ?? 'orderstream',
+      brokers: [...options.brokers],
+      connectionTimeout: options.connectionTimeoutMs ?? 3000,
+      requestTimeout: options.requestTimeoutMs ?? 30000,
+      logLevel: level,
+      logCreator: () => ({ namespace, label, log }: LogEntry) => {
+        // The group coordinator's rebalance chatter is routine here; real errors stay visible.
+        if (/The group is rebalancing|Response without match/.test(log.message)) return;
+        console.error(`[kafkajs ${label} ${namespace}] ${log.message}${log.error ? `: ${String(log.error)}` : ''}`);
+      },
+      retry: { retries: 4, initialRetryTime: 200, maxRetryTime: 2000 },
+    });
+    this.metadata = new TopicMetadataCache(this);
+  }
+
+  /** Where an unreachable broker is reported. */
+  get address(): string {
+    return this.options.brokers.join(',');
+  }
+
+  /** Turns a KafkaJS error into ours; connection failures become BrokerUnreachableError. */
+  wrap(e: unknown, message: string, context: Omit<ErrorContext, 'transport' | 'cause'> = {}): TransportError {
+    if (e instanceof TransportError) return e;
+    const ctx = { transport: 'kafka' as const, ...context, cause: e };
+    const name = e instanceof Error ? e.name : '';
+    const type = (e as { type?: string } | null)?.type;
+    if (/Connection|NumberOfRetriesExceeded|BrokerNotFound|NoBrokerAvailable/.test(name) && !type) return new BrokerUnreachableError(this.address, ctx);
+    if (type === 'UNKNOWN_TOPIC_OR_PARTITION') return new UnknownTopicError(ctx);
+    const retriable = (e as { retriable?: boolean } | null)?.retriable === true;
+    return new TransportError(message, ctx, retriable);
+  }
+
+  /** Connects a KafkaJS client within a bounded time, whatever its retry settings. */
+  async connectBounded(client: { connect(): Promise<void>; disconnect(): Promise<void> }, what: string): Promise<void> {
+    const bound = (this.options.connectionTimeoutMs ?? 3000) * 4;
+    try {
+      await withTimeout(client.connect(), bound, () => new BrokerUnreachableError(this.address, { transport: 'kafka' }));
+    } catch (e) {
+      void client.disconnect().catch(() => undefined);
+      throw this.wrap(e, `${what} could not connect`);
+    }
+  }
+
+  admin(): Admin {
+    return new KafkaAdminClient(this, this.metadata);
+  }
+
+  producer(options: ProducerOptions = {}): Producer {
+    return new KafkaProducerClient(this, this.metadata, options);
+  }
+
+  consumer(options: ConsumerOptions): Consumer {
+    return new KafkaConsumerClient(this, this.metadata, options);
+  }
+
+  async close(): Promise<void> {
+    await this.metadata.close();
+  }
+}
+
+/** Partition counts, fetched once per topic: the partitioner needs them before a send. */
+class TopicMetadataCache {
+  private admin: KafkaAdmin | undefined;
+  private connecting: Promise<KafkaAdmin> | undefined;
+  private readonly counts = new Map<string, number>();
+
+  constructor(private readonly transport: KafkaTransport) {}
+
+  async client(): Promise<KafkaAdmin> {
+    if (this.admin) return this.admin;
+    this.connecting ??= (async () => {
+      const admin = this.transport.kafka.admin();
+      await this.transport.connectBounded(admin, 'admin');
+      this.admin = admin;
+      return admin;
+    })().finally(() => { this.connecting = undefined; });
+    return this.connecting;
+  }
+
+  async partitions(topic: string): Promise<number> {
+    const known = this.counts.get(topic);
+    if (known !== undefined) return known;
+    const admin = await this.client();
+    try {
+      const md = await admin.fetchTopicMetadata({ topics: [topic] });
+      const n = md.topics[0]?.partitions.length ?? 0;
+      if (n === 0) throw new UnknownTopicError({ transport: 'kafka', topic });
+      this.counts.set(topic, n);
+      return n;
+    } catch (e) {
+      throw this.transport.wrap(e, 'cannot read topic metadata', { topic });
+    }
+  }
+
+  forget(topic: string): void {
+    this.counts.delete(topic);
+  }
+
+  async close(): Promise<void> {
+    const a = this.admin;
+    this.admin = undefined;
+    this.counts.clear();
+    await a?.disconnect();
+  }
+}
+
+class KafkaAdminClient implements Admin {
+  constructor(private readonly transport: KafkaTransport, private readonly metadata: TopicMetadataCache) {}
+
+  async createTopics(specs: readonly TopicSpec[]): Promise<void> {
+    const admin = await this.metadata.client();
+    const existing = new Set(await admin.listTopics());
+    const missing: ITopicConfig[] = [];
+    for (const spec of specs) {
+      if (!Number.isInteger(spec.partitions) || spec.partitions < 1) {
+        throw new InvalidPartitionError(`a topic needs at least one partition, not ${spec.partitions}`, { transport: 'kafka', topic: spec.name });
+      }
+      if (existing.has(spec.name)) {
+        const have = await this.metadata.partitions(spec.name);
+        if (have !== spec.partitions) {
+          throw new TopicConflictError(`topic exists with ${have} partitions, not ${spec.partitions}`, { transport: 'kafka', topic: spec.name });
+        }
+        continue;
+      }
+      const configEntries = [];
+      if (spec.compacted) configEntries.push({ name: 'cleanup.policy', value: 'compact' });
+      if (spec.retentionMs !== undefined) configEntries.push({ name: 'retention.ms', value: String(spec.retentionMs) });
+      missing.push({ topic: spec.name, numPartitions: spec.partitions, replicationFactor: 1, configEntries });
+    }
+    if (missing.length === 0) return;
+    try {
+      await admin.createTopics({ topics: missing, waitForLeaders: true });
+    } catch (e) {
+      // Another client creating the same topic at the same moment is not an error.
+      if ((e as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw this.transport.wrap(e, 'cannot create topics', { topic: missing.map((m) => m.topic).join(',') });
+    }
+  }
+
+  async deleteTopics(names: readonly string[]): Promise<void> {
+    const admin = await this.metadata.client();
+    const existing = new Set(await admin.listTopics());
+    const present = names.filter((n) => existing.has(n));
+    for (const n of names) this.metadata.forget(n);
+    if (present.length === 0) return;
+    try {
+      await admin.deleteTopics({ topics: present, timeout: 10000 });
+    } catch (e) {
+      throw this.transport.wrap(e, 'cannot delete topics', { topic: present.join(',') });
+    }
+  }
+
+  async describeTopic(name: string): Promise<TopicDescription | undefined> {
+    const admin = await this.metadata.client();
+    if (!(await admin.listTopics()).includes(name)) return undefined;
+    // Every Kafka topic is a replayable log; "work" is a RabbitMQ-side distinction.
+    return { name, partitions: await this.metadata.partitions(name), kind: 'replayable' };
+  }
+
+  async deleteGroups(groupIds: readonly string[]): Promise<void> {
+    if (groupIds.length === 0) return;
+    const admin = await this.metadata.client();
+    try {
+      await admin.deleteGroups([...groupIds]);
+    } catch (e) {
+      // A group that never committed does not exist on the broker: nothing to forget.
+      const errors = (e as { groups?: { errorCode: number }[] }).groups ?? [];
+      const GROUP_ID_NOT_FOUND = 69;
+      if (errors.length === 0 || errors.some((g) => g.errorCode !== 0 && g.errorCode !== GROUP_ID_NOT_FOUND)) {
+        throw this.transport.wrap(e, 'cannot delete consumer groups', { groupId: groupIds.join(',') });
+      }
+    }
+  }
+}
+
+class KafkaProducerClient implements Producer {
+  private readonly producer: KafkaProducer;
+  private readonly partitioner = new Partitioner();
+  private connected = false;
+
+  constructor(private readonly transport: KafkaTransport, private readonly metadata: TopicMetadataCache, _options: ProducerOptions) {
+    // Idempotent: a retried batch is written once; acks=all is implied.
+    this.producer = transport.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  }
+
+  async connect(): Promise<void> {
+    await this.transport.connectBounded(this.producer, 'producer');
+    this.connected = true;
+  }
+
+  async send(records: readonly ProducerRecord[]): Promise<RecordMetadata[]> {
+    if (!this.connected) throw new ClosedError('producer is not connected', { transport: 'kafka' });
+    const byTopic = new Map<string, { partition: number; record: ProducerRecord; index: number }[]>();
+    for (let index = 0; index < records.length; index++) {
+      const record = records[index]!;
+      const n = await this.metadata.partitions(record.topic);
+      const partition = record.partition ?? this.partitioner.partition(record.key, n);
+      if (partition < 0 || partition >= n) {
+        throw new InvalidPartitionError(`partition out of range 0..${n - 1}`, { transport: 'kafka', topic: record.topic, partition, key: record.key });
+      }
+      let list = byTopic.get(record.topic);
+      if (!list) byTopic.set(record.topic, (list = []));
+      list.push({ partition, record, index });
+    }
+    let acks;
+    try {
+      acks = await this.producer.sendBatch({
+        acks: -1,
+        topicMessages: [...byTopic].map(([topic, list]) => ({
+          topic,
+          messages: list.map(({ partition, record }) => ({
+            partition, key: record.key, value: record.value, headers: record.headers,
+            timestamp: record.timestamp === undefined ? undefined : String(record.timestamp),
+          })),
+        })),
+      });
+    } catch (e) {
+      const first = records[0];
+      throw this.transport.wrap(e, 'records were not acknowledged', first && { topic: first.topic, key: first.key });
+    }
+    // Records of one partition in one request get consecutive offsets from the batch's base offset.
+    const base = new Map(acks.map((a) => [tpKey({ topic: a.topicName, partition: a.partition }), Number(a.baseOffset ?? a.offset)]));
+    const out: RecordMetadata[] = new Array(records.length);
+    const seen = new Map<string, number>();
+    for (const [topic, list] of byTopic) {
+      for (const { partition, index } of list) {
+        const k = tpKey({ topic, partition });
+        const i = seen.get(k) ?? 0;
+        seen.set(k, i + 1);
+        const b = base.get(k);
+        if (b === undefined) throw new ProduceError('broker returned no acknowledgement for the partition', { transport: 'kafka', topic, partition });
+        out[index] = { topic, partition, offset: b + i };
+      }
+    }
+    return out;
+  }
+
+  async disconnect(): Promise<void> {
+    this.connected = false;
+    await this.producer.disconnect();
+  }
+}
+
+class KafkaConsumerClient implements Consumer {
+  private readonly consumer: KafkaConsumer;
+  private owned: TopicPartition[] = [];
+  /** Rebalance callbacks run in order, and batches wait for them (KafkaJS does not await its events). */
+  private callbacks: Promise<void> = Promise.resolve();
+  private readonly done: Deferred<void> = deferred();
+  private connected = false;
+  private running = false;
+  private started: Deferred<void> = deferred();
+
+  constructor(private readonly transport: KafkaTransport, private readonly metadata: TopicMetadataCache, private readonly options: ConsumerOptions) {
+    const session = transport.options.sessionTimeoutMs ?? 10000;
+    this.consumer = transport.kafka.consumer({
+      groupId: options.groupId,
+      sessionTimeout: session,
+      rebalanceTimeout: Math.max(session, 30000),
+      heartbeatInterval: Math.max(100, Math.floor(session / 10)),
+      maxWaitTimeInMs: 100,
+      allowAutoTopicCreation: false,
+      retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 2000 },
+    });
+    const { REBALANCING, GROUP_JOIN, CRASH } = this.consumer.events;
+    this.consumer.on(REBALANCING, () => this.changeAssignment([]));
+    this.consumer.on(GROUP_JOIN, (e) => {
+      const assignment = e.payload.memberAssignment as Record<string, number[]>;
+      this.changeAssignment(Object.entries(assignment).flatMap(([topic, ps]) => ps.map((partition) => ({ topic, partition }))));
+      this.started.resolve();
+    });
+    this.consumer.on(CRASH, (e) => {
+      if (e.payload.restart) return;
+      this.running = false;
+      this.done.reject(this.transport.wrap(e.payload.error, 'consumer crashed', { groupId: options.groupId }));
+      this.started.reject(e.payload.error);
+    });
+  }
+
+  private changeAssignment(next: TopicPartition[]): void {
+    const nextKeys = new Set(next.map(tpKey));
+    const prev = this.owned;
+    const prevKeys = new Set(prev.map(tpKey));
+    const revoked = prev.filter((tp) => !nextKeys.has(tpKey(tp)));
+    const assigned = next.filter((tp) => !prevKeys.has(tpKey(tp)));
+    this.owned = next;
+    this.callbacks = this.callbacks.then(async () => {
+      if (revoked.length) await this.options.onRevoke?.(revoked);
+      if (assigned.length) await this.options.onAssign?.(assigned);
+    }).catch((e) => this.fail(this.transport.wrap(e, 'rebalance callback failed', { groupId: this.options.groupId })));
+  }
+
+  async connect(): Promise<void> {
+    await this.transport.connectBounded(this.consumer, 'consumer');
+    this.connected = true;
+  }
+
+  async run(handler: BatchHandler): Promise<void> {
+    if (!this.connected) throw new ClosedError('consumer is not connected', { transport: 'kafka', groupId: this.options.groupId });
+    try {
+      await this.consumer.subscribe({ topics: [...this.options.topics], fromBeginning: this.options.autoOffsetReset !== 'latest' });
+    } catch (e) {
+      throw this.transport.wrap(e, 'cannot subscribe', { groupId: this.options.groupId, topic: this.options.topics.join(',') });
+    }
+    this.running = true;
+    const max = this.options.maxBatchSize ?? 500;
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        await this.callbacks;
+        const records = batch.messages.map((m): ConsumedRecord => ({
+          topic: batch.topic, partition: batch.partition, offset: Number(m.offset),
+          key: m.key, value: m.value, headers: toHeaders(m.headers), timestamp: Number(m.timestamp),
+        }));
+        for (let i = 0; i < records.length && this.running && isRunning() && !isStale(); i += max) {
+          const chunk = records.slice(i, i + max);
+          try {
+            await handler({ topic: batch.topic, partition: batch.partition, records: chunk });
+          } catch (cause) {
+            this.fail(new HandlerError('handler failed; batch not committed', {
+              transport: 'kafka', groupId: this.options.groupId, topic: batch.topic, partition: batch.partition, offset: chunk[0]!.offset, cause,
+            }));
+            return;
+          }
+          resolveOffset(String(chunk[chunk.length - 1]!.offset));
+          await heartbeat();
+        }
+      },
+    });
+    await withTimeout(this.started.promise, 60000, () => new TransportError('consumer did not join its group in 60 s', { transport: 'kafka', groupId: this.options.groupId }));
+  }
+
+  private fail(error: Error): void {
+    if (this.done.settled) return;
+    this.running = false;
+    void this.consumer.disconnect().finally(() => this.done.reject(error));
+  }
+
+  async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    for (const o of offsets) {
+      if (!this.owns(o)) throw new NotAssignedError({ transport: 'kafka', groupId: this.options.groupId, topic: o.topic, partition: o.partition, offset: o.offset });
+    }
+    try {
+      await this.consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: String(o.offset) })));
+    } catch (e) {
+      const o = offsets[0];
+      throw new CommitError('commit failed', { transport: 'kafka', groupId: this.options.groupId, topic: o?.topic, partition: o?.partition, offset: o?.offset, cause: e });
+    }
+  }
+
+  async committed(partitions: readonly TopicPartition[]): Promise<(number | undefined)[]> {
+    const admin = await this.metadata.client();
+    try {
+      const topics = [...new Set(partitions.map((p) => p.topic))];
+      const res = await admin.fetchOffsets({ groupId: this.options.groupId, topics });
+      const by = new Map(res.flatMap((t) => t.partitions.map((p) => [tpKey({ topic: t.topic, partition: p.partition }), Number(p.offset)] as const)));
+      return partitions.map((tp) => {
+        const o = by.get(tpKey(tp));
+        return o === undefined || o < 0 ? undefined : o;
+      });
+    } catch (e) {
+      throw this.transport.wrap(e, 'cannot fetch committed offsets', { groupId: this.options.groupId });
+    }
+  }
+
+  pause(partitions: readonly TopicPartition[]): void {
+    this.consumer.pause(group(partitions));
+  }
+
+  resume(partitions: readonly TopicPartition[]): void {
+    this.consumer.resume(group(partitions));
+  }
+
+  async seek(target: TopicPartitionOffset): Promise<void> {
+    if (!this.owns(target)) throw new NotAssignedError({ transport: 'kafka', groupId: this.options.groupId, topic: target.topic, partition: target.partition, offset: target.offset });
+    this.consumer.seek({ topic: target.topic, partition: target.partition, offset: String(target.offset) });
+  }
+
+  assignment(): TopicPartition[] {
+    return [...this.owned];
+  }
+
+  stopped(): Promise<void> {
+    return this.done.promise;
+  }
+
+  async disconnect(): Promise<void> {
+    this.running = false;
+    this.connected = false;
+    await this.consumer.disconnect();
+    this.changeAssignment([]);
+    await this.callbacks;
+    this.done.resolve();
+  }
+
+  private owns(tp: TopicPartition): boolean {
+    return this.owned.some((o) => o.topic === tp.topic && o.partition === tp.partition);
+  }
+}
+
+function group(partitions: readonly TopicPartition[]): { topic: string; partitions: number[] }[] {
+  const m = new Map<string, number[]>();
+  for (const tp of partitions) (m.get(tp.topic) ?? m.set(tp.topic, []).get(tp.topic)!).push(tp.partition);
+  return [...m].map(([topic, ps]) => ({ topic, partitions: ps }));
+}
+
+function toHeaders(h: Record<string, unknown> | undefined): Headers {
+  const out: Headers = {};
+  for (const [k, v] of Object.entries(h ?? {})) {
+    // KafkaJS yields an array when a header name repeats; the last value wins, as in a map.
+    const last = Array.isArray(v) ? v[v.length - 1] : v;
+    if (last !== undefined) out[k] = Buffer.isBuffer(last) ? last : Buffer.from(String(last));
+  }
+  return out;
+}

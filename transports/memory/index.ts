@@ -1,0 +1,360 @@
+/**
+ * The in-memory transport: partitioned logs, consumer groups with round-robin assignment,
+ * committed positions and replay, all in this process. It is the embedded default and the
+ * fast unit-test transport; it never stands in for a broker in a test that claims to cover one.
+ */
+import {
+  BrokerUnreachableError, ClosedError, HandlerError, InvalidPartitionError, NotAssignedError,
+  TopicConflictError, UnknownTopicError,
+} from '../errors.ts';
+import { Partitioner } from '../partitioner.ts';
+import type {
+  Admin, BatchHandler, Capabilities, ConsumedRecord, Consumer, ConsumerOptions, Producer, ProducerRecord,
+  RecordMetadata, TopicDescription, TopicKind, TopicPartition, TopicPartitionOffset, TopicSpec, Transport,
+} from '../types.ts';
+import { assignRoundRobin, deferred, toHeaders, tpKey, type Deferred } from '../util.ts';
+
+export interface MemoryTransportOptions {
+  /** Share one broker between transports (e.g. a producer side and a consumer side in one process). */
+  readonly broker?: MemoryBroker;
+}
+
+export const memoryCapabilities: Capabilities = {
+  transactions: false,
+  compaction: false,
+  replay: 'all-topics',
+  groupsPerWorkTopic: 'many',
+  cooperativeRevocation: true,
+};
+
+export class MemoryTransport implements Transport {
+  readonly name = 'memory' as const;
+  readonly capabilities = memoryCapabilities;
+  readonly broker: MemoryBroker;
+
+  constructor(options: MemoryTransportOptions = {}) {
+    this.broker = options.broker ?? new MemoryBroker();
+  }
+
+  admin(): Admin {
+    return new MemoryAdmin(this.broker);
+  }
+
+  producer(): Producer {
+    return new MemoryProducer(this.broker);
+  }
+
+  consumer(options: ConsumerOptions): Consumer {
+    return new MemoryConsumer(this.broker, options);
+  }
+
+  async close(): Promise<void> {
+    // The broker outlives a transport: another transport may share it.
+  }
+}
+
+interface Topic {
+  readonly kind: TopicKind;
+  readonly logs: ConsumedRecord[][];
+}
+
+interface Group {
+  readonly members: Map<string, MemoryConsumer>;
+  readonly committed: Map<string, number>;
+  /** Serialises rebalances so callbacks of one finish before the next starts. */
+  rebalancing: Promise<void>;
+}
+
+/** The in-process "cluster": topics, their logs, and the groups reading them. */
+export class MemoryBroker {
+  readonly topics = new Map<string, Topic>();
+  readonly groups = new Map<string, Group>();
+  private down = false;
+  private waiters: (() => void)[] = [];
+
+  /** Simulates a broker that is gone: every later call fails as an unreachable broker would. */
+  shutdown(): void {
+    this.down = true;
+    this.wake();
+  }
+
+  ensureUp(context: { topic?: string; groupId?: string } = {}): void {
+    if (this.down) throw new BrokerUnreachableError('memory://', { transport: 'memory', ...context });
+  }
+
+  topic(name: string): Topic {
+    const t = this.topics.get(name);
+    if (!t) throw new UnknownTopicError({ transport: 'memory', topic: name });
+    return t;
+  }
+
+  group(id: string): Group {
+    let g = this.groups.get(id);
+    if (!g) {
+      g = { members: new Map(), committed: new Map(), rebalancing: Promise.resolve() };
+      this.groups.set(id, g);
+    }
+    return g;
+  }
+
+  /** Resolves at the next change (append, resume, seek, rebalance) or after `ms`. */
+  changed(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() { clearTimeout(timer); resolve(); }
+      this.waiters.push(done);
+    });
+  }
+
+  wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+}
+
+class MemoryAdmin implements Admin {
+  constructor(private readonly broker: MemoryBroker) {}
+
+  async createTopics(specs: readonly TopicSpec[]): Promise<void> {
+    this.broker.ensureUp();
+    for (const spec of specs) {
+      const kind = spec.kind ?? 'work';
+      if (!Number.isInteger(spec.partitions) || spec.partitions < 1) {
+        throw new InvalidPartitionError(`a topic needs at least one partition, not ${spec.partitions}`, { transport: 'memory', topic: spec.name });
+      }
+      const existing = this.broker.topics.get(spec.name);
+      if (existing) {
+        if (existing.logs.length !== spec.partitions || existing.kind !== kind) {
+          throw new TopicConflictError(
+            `topic exists with ${existing.logs.length} partitions (${existing.kind}), not ${spec.partitions} (${kind})`,
+            { transport: 'memory', topic: spec.name });
+        }
+        continue;
+      }
+      this.broker.topics.set(spec.name, { kind, logs: Array.from({ length: spec.partitions }, () => []) });
+    }
+  }
+
+  async deleteTopics(names: readonly string[]): Promise<void> {
+    this.broker.ensureUp();
+    for (const n of names) this.broker.topics.delete(n);
+  }
+
+  async describeTopic(name: string): Promise<TopicDescription | undefined> {
+    this.broker.ensureUp();
+    const t = this.broker.topics.get(name);
+    return t && { name, partitions: t.logs.length, kind: t.kind };
+  }
+
+  async deleteGroups(groupIds: readonly string[]): Promise<void> {
+    this.broker.ensureUp();
+    for (const id of groupIds) this.broker.groups.delete(id);
+  }
+}
+
+class MemoryProducer implements Producer {
+  private readonly partitioner = new Partitioner();
+  private connected = false;
+
+  constructor(private readonly broker: MemoryBroker) {}
+
+  async connect(): Promise<void> {
+    this.broker.ensureUp();
+    this.connected = true;
+  }
+
+  async send(records: readonly ProducerRecord[]): Promise<RecordMetadata[]> {
+    if (!this.connected) throw new ClosedError('producer is not connected', { transport: 'memory' });
+    this.broker.ensureUp();
+    const out = records.map((r) => {
+      const topic = this.broker.topic(r.topic);
+      const partition = r.partition ?? this.partitioner.partition(r.key, topic.logs.length);
+      const log = topic.logs[partition];
+      if (!log) throw new InvalidPartitionError(`partition out of range 0..${topic.logs.length - 1}`, { transport: 'memory', topic: r.topic, partition });
+      const offset = log.length;
+      log.push({
+        topic: r.topic, partition, offset,
+        key: r.key, value: r.value, headers: toHeaders(r.headers), timestamp: r.timestamp ?? Date.now(),
+      });
+      return { topic: r.topic, partition, offset };
+    });
+    this.broker.wake();
+    return out;
+  }
+
+  async disconnect(): Promise<void> {
+    this.connected = false;
+  }
+}
+
+let memberSeq = 0;
+
+export class MemoryConsumer implements Consumer {
+  private readonly memberId = `member-${++memberSeq}`;
+  private readonly positions = new Map<string, number>();
+  private readonly paused = new Set<string>();
+  private owned: TopicPartition[] = [];
+  private running = false;
+  private readonly done: Deferred<void> = deferred();
+  private loop: Promise<void> = Promise.resolve();
+
+  constructor(private readonly broker: MemoryBroker, private readonly options: ConsumerOptions) {}
+
+  async connect(): Promise<void> {
+    this.broker.ensureUp({ groupId: this.options.groupId });
+    for (const t of this.options.topics) this.broker.topic(t);
+  }
+
+  async run(handler: BatchHandler): Promise<void> {
+    this.broker.ensureUp({ groupId: this.options.groupId });
+    const group = this.broker.group(this.options.groupId);
+    group.members.set(this.memberId, this);
+    this.running = true;
+    await this.rebalance(group);
+    this.loop = this.deliver(handler);
+  }
+
+  private rebalance(group: Group): Promise<void> {
+    group.rebalancing = group.rebalancing.then(async () => {
+      const partitions: TopicPartition[] = [];
+      const topics = new Set([...group.members.values()].flatMap((m) => m.options.topics));
+      for (const t of topics) {
+        const topic = this.broker.topics.get(t);
+        topic?.logs.forEach((_, partition) => partitions.push({ topic: t, partition }));
+      }
+      const plan = assignRoundRobin([...group.members.keys()], partitions);
+      for (const [id, member] of group.members) {
+        const wanted = (plan.get(id) ?? []).filter((tp) => member.options.topics.includes(tp.topic));
+        await member.reassign(wanted, group);
+      }
+      this.broker.wake();
+    });
+    return group.rebalancing;
+  }
+
+  private async reassign(wanted: TopicPartition[], group: Group): Promise<void> {
+    const wantedKeys = new Set(wanted.map(tpKey));
+    const ownedKeys = new Set(this.owned.map(tpKey));
+    const revoked = this.owned.filter((tp) => !wantedKeys.has(tpKey(tp)));
+    const assigned = wanted.filter((tp) => !ownedKeys.has(tpKey(tp)));
+    if (revoked.length) {
+      await this.options.onRevoke?.(revoked);
+      for (const tp of revoked) this.positions.delete(tpKey(tp));
+    }
+    this.owned = wanted;
+    for (const tp of assigned) {
+      const committed = group.committed.get(tpKey(tp));
+      const end = this.broker.topic(tp.topic).logs[tp.partition]!.length;
+      this.positions.set(tpKey(tp), committed ?? (this.options.autoOffsetReset === 'latest' ? end : 0));
+    }
+    if (assigned.length) await this.options.onAssign?.(assigned);
+  }
+
+  private async deliver(handler: BatchHandler): Promise<void> {
+    const max = this.options.maxBatchSize ?? 500;
+    while (this.running) {
+      let delivered = false;
+      for (const tp of this.owned) {
+        const key = tpKey(tp);
+        const position = this.positions.get(key);
+        if (position === undefined || this.paused.has(key)) continue;
+        const log = this.broker.topics.get(tp.topic)?.logs[tp.partition];
+        if (!log || position >= log.length) continue;
+        const records = log.slice(position, position + max);
+        try {
+          await handler({ topic: tp.topic, partition: tp.partition, records });
+        } catch (cause) {
+          this.fail(new HandlerError('handler failed; batch not committed', {
+            transport: 'memory', groupId: this.options.groupId, topic: tp.topic, partition: tp.partition, offset: position, cause,
+          }));
+          return;
+        }
+        // A seek or revocation during the handler has already moved the position.
+        if (this.positions.get(key) === position) this.positions.set(key, position + records.length);
+        delivered = true;
+        if (!this.running) break;
+      }
+      if (!delivered) await this.broker.changed(50);
+    }
+  }
+
+  private fail(error: Error): void {
+    this.running = false;
+    void this.leave().finally(() => this.done.reject(error));
+  }
+
+  async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    this.broker.ensureUp({ groupId: this.options.groupId });
+    const group = this.broker.group(this.options.groupId);
+    for (const o of offsets) {
+      if (!this.owns(o)) throw new NotAssignedError({ transport: 'memory', groupId: this.options.groupId, topic: o.topic, partition: o.partition, offset: o.offset });
+    }
+    for (const o of offsets) group.committed.set(tpKey(o), o.offset);
+  }
+
+  async committed(partitions: readonly TopicPartition[]): Promise<(number | undefined)[]> {
+    this.broker.ensureUp({ groupId: this.options.groupId });
+    const group = this.broker.group(this.options.groupId);
+    return partitions.map((tp) => group.committed.get(tpKey(tp)));
+  }
+
+  pause(partitions: readonly TopicPartition[]): void {
+    for (const tp of partitions) this.paused.add(tpKey(tp));
+  }
+
+  resume(partitions: readonly TopicPartition[]): void {
+    for (const tp of partitions) this.paused.delete(tpKey(tp));
+    this.broker.wake();
+  }
+
+  async seek(target: TopicPartitionOffset): Promise<void> {
+    if (!this.owns(target)) throw new NotAssignedError({ transport: 'memory', groupId: this.options.groupId, topic: target.topic, partition: target.partition, offset: target.offset });
+    this.positions.set(tpKey(target), Math.max(0, target.offset));
+    this.broker.wake();
+  }
+
+  assignment(): TopicPartition[] {
+    return [...this.owned];
+  }
+
+  stopped(): Promise<void> {
+    return this.done.promise;
+  }
+
+  async disconnect(): Promise<void> {
+    if (!this.running && this.done.settled) return;
+    this.running = false;
+    this.broker.wake();
+    await this.loop;
+    await this.leave();
+    this.done.resolve();
+  }
+
+  /**
+   * Ends this consumer as a crash would: no callback, no commit; the group moves its partitions
+   * to the other members, which resume from the last committed positions.
+   */
+  async crash(): Promise<void> {
+    this.running = false;
+    const group = this.broker.groups.get(this.options.groupId);
+    this.owned = [];
+    if (group?.members.delete(this.memberId)) {
+      const other = group.members.values().next();
+      if (!other.done) await other.value.rebalance(group);
+    }
+    this.done.resolve();
+  }
+
+  private async leave(): Promise<void> {
+    const group = this.broker.groups.get(this.options.groupId);
+    if (!group?.members.delete(this.memberId)) return;
+    await this.reassign([], group);
+    const other = group.members.values().next();
+    if (!other.done) await other.value.rebalance(group);
+  }
+
+  private owns(tp: TopicPartition): boolean {
+    return this.owned.some((o) => o.topic === tp.topic && o.partition === tp.partition);
+  }
+}

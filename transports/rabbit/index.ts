@@ -1,0 +1,1 @@
+export class RabbitTransport {}; export type RabbitTransportOptions = { url: string };
