@@ -25,7 +25,7 @@ export function transportConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Tr
   switch (name) {
     case 'memory': return { transport: 'memory' };
     case 'kafka': return { transport: 'kafka', brokers: (env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((s) => s.trim()) };
-    case 'rabbit': return { transport: 'rabbit', url: env.RABBIT_URL ?? 'amqp://guest:guest@127.0.0.1:5672' };
+    case 'rabbit': return { transport: 'rabbit', url: env.RABBIT_URL ?? 'amqp://guest:guest@127.0.0.1:5672', managementUrl: env.RABBIT_MANAGEMENT_URL };
     default: throw new Error(`TRANSPORT must be memory, kafka or rabbit, not ${JSON.stringify(name)}`);
   }
 }

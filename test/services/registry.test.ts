@@ -190,7 +190,8 @@ test.serial('sets a per-subject compatibility level', async (t) => {
   t.is(await client.getCompatibility(subject), Compatibility.FORWARD);
   // … and updateCompatibility, which reads `compatibility` from that body, resolves to
   // undefined although the update is applied.
-  t.is(await client.updateCompatibility(subject, Compatibility.BACKWARD), undefined);
+  const echoed: unknown = await client.updateCompatibility(subject, Compatibility.BACKWARD);
+  t.is(echoed, undefined);
   t.is(await client.getCompatibility(subject), Compatibility.BACKWARD);
   t.deepEqual(await client.getConfig(subject), { compatibilityLevel: Compatibility.BACKWARD });
   // The global level is left alone.
@@ -325,7 +326,8 @@ test.serial('data-contract metadata and rules are not supported', async (t) => {
   // … and GET /subjects/{s}/metadata answers 204 No Content, so getLatestWithMetadata resolves
   // to an empty string instead of a SchemaMetadata (or a 404). useLatestWithMetadata in the
   // serializers therefore cannot work.
-  t.is(await freshClient().getLatestWithMetadata(metaSubject, { owner: 'orders' }), '' as unknown);
+  const byMetadata: unknown = await freshClient().getLatestWithMetadata(metaSubject, { owner: 'orders' });
+  t.is(byMetadata, '');
 });
 
 test.serial('deletion: soft, then permanent', async (t) => {

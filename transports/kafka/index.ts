@@ -30,6 +30,8 @@ export interface KafkaTransportOptions {
   readonly logLevel?: 'nothing' | 'error' | 'warn' | 'info';
 }
 
+const ROUTINE = /group is rebalancing|coordinator is not available|coordinator is loading|not the correct coordinator|Response without match/i;
+
 export const kafkaCapabilities: Capabilities = {
   transactions: true,
   compaction: true,
@@ -55,9 +57,10 @@ export class KafkaTransport implements Transport {
       requestTimeout: options.requestTimeoutMs ?? 30000,
       logLevel: level,
       logCreator: () => ({ namespace, label, log }: LogEntry) => {
-        // The group coordinator's rebalance chatter is routine here; real errors stay visible.
-        if (/The group is rebalancing|Response without match/.test(log.message)) return;
-        console.error(`[kafkajs ${label} ${namespace}] ${log.message}${log.error ? `: ${String(log.error)}` : ''}`);
+        const line = `[kafkajs ${label} ${namespace}] ${log.message}${log.error ? `: ${String(log.error)}` : ''}`;
+        // Coordinator hand-offs and rebalances are routine and retried by KafkaJS; real errors stay visible.
+        if (ROUTINE.test(line)) return;
+        console.error(line);
       },
       retry: { retries: 4, initialRetryTime: 200, maxRetryTime: 2000 },
     });

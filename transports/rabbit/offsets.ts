@@ -1,0 +1,79 @@
+/**
+ * Committed positions of a consumer group on RabbitMQ, which keeps none for AMQP consumers:
+ * an append-only stream per group of {topic, partition, offset} records, the last one per
+ * partition winning. Reading it to the end uses a marker: publish a unique record, read from
+ * the start until it comes back; everything committed before is then known.
+ */
+import type { ChannelModel, ConsumeMessage } from 'amqplib';
+import { randomUUID } from 'node:crypto';
+import { CommitError } from '../errors.ts';
+import type { TopicPartition, TopicPartitionOffset } from '../types.ts';
+import { deferred, tpKey, withTimeout } from '../util.ts';
+import { offsetsStream } from './naming.ts';
+
+interface OffsetEntry {
+  readonly t?: string;
+  readonly p?: number;
+  readonly o?: number;
+  readonly marker?: string;
+}
+
+/** Old segments go; a group's latest positions are rewritten on every assignment, so they stay. */
+const RETENTION = { 'x-queue-type': 'stream', 'x-max-length-bytes': 256 * 1024 * 1024, 'x-stream-max-segment-size-bytes': 8 * 1024 * 1024 };
+
+export class OffsetStore {
+  private readonly stream: string;
+
+  constructor(private readonly conn: ChannelModel, private readonly groupId: string) {
+    this.stream = offsetsStream(groupId);
+  }
+
+  async init(): Promise<void> {
+    const ch = await this.conn.createChannel();
+    try {
+      await ch.assertQueue(this.stream, { durable: true, arguments: RETENTION });
+    } finally {
+      await ch.close();
+    }
+  }
+
+  async write(offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    if (offsets.length === 0) return;
+    const ch = await this.conn.createConfirmChannel();
+    ch.on('error', () => undefined);
+    try {
+      for (const o of offsets) ch.sendToQueue(this.stream, Buffer.from(JSON.stringify({ t: o.topic, p: o.partition, o: o.offset })), { persistent: true });
+      await ch.waitForConfirms();
+    } catch (cause) {
+      const o = offsets[0]!;
+      throw new CommitError('committed positions were not confirmed', { transport: 'rabbit', groupId: this.groupId, topic: o.topic, partition: o.partition, offset: o.offset, cause });
+    } finally {
+      await ch.close().catch(() => undefined);
+    }
+  }
+
+  /** The latest committed position of each partition asked for. */
+  async read(partitions: readonly TopicPartition[]): Promise<(number | undefined)[]> {
+    const marker = randomUUID();
+    const ch = await this.conn.createConfirmChannel();
+    ch.on('error', () => undefined);
+    const latest = new Map<string, number>();
+    const reached = deferred();
+    try {
+      ch.sendToQueue(this.stream, Buffer.from(JSON.stringify({ marker })), { persistent: true });
+      await ch.waitForConfirms();
+      await ch.prefetch(1000);
+      await ch.consume(this.stream, (msg: ConsumeMessage | null) => {
+        if (!msg) return;
+        const e = JSON.parse(msg.content.toString()) as OffsetEntry;
+        if (e.marker === marker) reached.resolve();
+        else if (e.t !== undefined && e.p !== undefined && e.o !== undefined) latest.set(tpKey({ topic: e.t, partition: e.p }), e.o);
+        ch.ack(msg);
+      }, { noAck: false, arguments: { 'x-stream-offset': 'first' } });
+      await withTimeout(reached.promise, 60000, () => new CommitError('reading committed positions timed out', { transport: 'rabbit', groupId: this.groupId }));
+    } finally {
+      await ch.close().catch(() => undefined);
+    }
+    return partitions.map((tp) => latest.get(tpKey(tp)));
+  }
+}
