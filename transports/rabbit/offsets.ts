@@ -19,6 +19,9 @@ interface OffsetEntry {
 }
 
 /** Old segments go; a group's latest positions are rewritten on every assignment, so they stay. */
+const READ_TIMEOUT_MS = 15_000;
+const READ_ATTEMPTS = 3;
+
 const RETENTION = { 'x-queue-type': 'stream', 'x-max-length-bytes': 256 * 1024 * 1024, 'x-stream-max-segment-size-bytes': 8 * 1024 * 1024 };
 
 export class OffsetStore {
@@ -52,8 +55,26 @@ export class OffsetStore {
     }
   }
 
-  /** The latest committed position of each partition asked for. */
+  /**
+   * The latest committed position of each partition asked for. Each attempt is bounded: a
+   * marker that is never confirmed or never read back is retried on a fresh channel, then
+   * reported, rather than left to stall a rebalance.
+   */
   async read(partitions: readonly TopicPartition[]): Promise<(number | undefined)[]> {
+    let last: unknown;
+    for (let attempt = 1; attempt <= READ_ATTEMPTS; attempt++) {
+      try {
+        const latest = await withTimeout(this.readToEnd(), READ_TIMEOUT_MS,
+          () => new CommitError(`reading committed positions took over ${READ_TIMEOUT_MS} ms`, { transport: 'rabbit', groupId: this.groupId }));
+        return partitions.map((tp) => latest.get(tpKey(tp)));
+      } catch (e) {
+        last = e;
+      }
+    }
+    throw new CommitError(`cannot read committed positions after ${READ_ATTEMPTS} attempts`, { transport: 'rabbit', groupId: this.groupId, cause: last });
+  }
+
+  private async readToEnd(): Promise<Map<string, number>> {
     const marker = randomUUID();
     const ch = await this.conn.createConfirmChannel();
     ch.on('error', () => undefined);
@@ -70,10 +91,10 @@ export class OffsetStore {
         else if (e.t !== undefined && e.p !== undefined && e.o !== undefined) latest.set(tpKey({ topic: e.t, partition: e.p }), e.o);
         ch.ack(msg);
       }, { noAck: false, arguments: { 'x-stream-offset': 'first' } });
-      await withTimeout(reached.promise, 60000, () => new CommitError('reading committed positions timed out', { transport: 'rabbit', groupId: this.groupId }));
+      await reached.promise;
+      return latest;
     } finally {
       await ch.close().catch(() => undefined);
     }
-    return partitions.map((tp) => latest.get(tpKey(tp)));
   }
 }
