@@ -38,9 +38,9 @@ export async function crashableInProcess(transport: Transport, spec: { topic: st
   if (!(consumer instanceof MemoryConsumer)) throw new Error('in-process crashes are for the memory transport');
   await consumer.connect();
   await consumer.run(async (batch) => {
+    for (const r of batch.records) seen.push({ partition: r.partition, offset: r.offset, value: r.value!.toString() });
     const last = batch.records[batch.records.length - 1]!;
     if (spec.commit) await consumer.commit([{ topic: spec.topic, partition: batch.partition, offset: last.offset + 1 }]);
-    for (const r of batch.records) seen.push({ partition: r.partition, offset: r.offset, value: r.value!.toString() });
     await new Promise((r) => setTimeout(r, 5));
   });
   return { seen: () => seen, kill: () => consumer.crash() };

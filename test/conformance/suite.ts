@@ -294,9 +294,12 @@ async function setup(t: ExecutionContext, target: ConformanceTarget, partitions:
   const transport = target.make();
   await transport.admin().createTopics([{ name: topic, partitions, kind }]);
   t.teardown(async () => {
-    await transport.admin().deleteGroups([group]);
-    await transport.admin().deleteTopics([topic]);
-    await transport.close();
+    try {
+      await transport.admin().deleteGroups([group]);
+      await transport.admin().deleteTopics([topic]);
+    } finally {
+      await transport.close();
+    }
   });
   return { transport, topic, group };
 }

@@ -16,7 +16,7 @@ import type {
   Admin, BatchHandler, Capabilities, ConsumedRecord, Consumer, ConsumerOptions, Headers, Producer, ProducerOptions,
   ProducerRecord, RecordMetadata, TopicDescription, TopicPartition, TopicPartitionOffset, TopicSpec, Transport,
 } from '../types.ts';
-import { deferred, tpKey, withTimeout, type Deferred } from '../util.ts';
+import { deferred, sleep, tpKey, withTimeout, type Deferred } from '../util.ts';
 
 export interface KafkaTransportOptions {
   readonly brokers: readonly string[];
@@ -29,6 +29,14 @@ export interface KafkaTransportOptions {
   /** KafkaJS log level routed to stderr; default errors only. */
   readonly logLevel?: 'nothing' | 'error' | 'warn' | 'info';
 }
+
+const GROUP_ID_NOT_FOUND = 69;
+/**
+ * Worth waiting for: the coordinator loading or moving (14, 15, 16), and a group whose crashed
+ * member has not yet timed out (68 NON_EMPTY_GROUP).
+ */
+const GROUP_DELETE_RETRIABLE = new Set([14, 15, 16, 68]);
+const GROUP_DELETE_PATIENCE_MS = 30_000;
 
 const ROUTINE = /group is rebalancing|coordinator is not available|coordinator is loading|not the correct coordinator|Response without match/i;
 
@@ -211,17 +219,26 @@ class KafkaAdminClient implements Admin {
   }
 
   async deleteGroups(groupIds: readonly string[]): Promise<void> {
-    if (groupIds.length === 0) return;
     const admin = await this.metadata.client();
-    try {
-      await admin.deleteGroups([...groupIds]);
-    } catch (e) {
-      // A group that never committed does not exist on the broker: nothing to forget.
-      const errors = (e as { groups?: { errorCode: number }[] }).groups ?? [];
-      const GROUP_ID_NOT_FOUND = 69;
-      if (errors.length === 0 || errors.some((g) => g.errorCode !== 0 && g.errorCode !== GROUP_ID_NOT_FOUND)) {
-        throw this.transport.wrap(e, 'cannot delete consumer groups', { groupId: groupIds.join(',') });
+    let pending = [...groupIds];
+    const deadline = Date.now() + GROUP_DELETE_PATIENCE_MS;
+    while (pending.length > 0) {
+      let failed: { groupId: string; errorCode: number }[] = [];
+      try {
+        await admin.deleteGroups(pending);
+      } catch (e) {
+        failed = (e as { groups?: { groupId: string; errorCode: number }[] }).groups ?? [];
+        if (failed.length === 0) throw this.transport.wrap(e, 'cannot delete consumer groups', { groupId: pending.join(',') });
       }
+      // A group that never committed does not exist on the broker: nothing to forget.
+      failed = failed.filter((g) => g.errorCode !== GROUP_ID_NOT_FOUND);
+      const fatal = failed.find((g) => !GROUP_DELETE_RETRIABLE.has(g.errorCode));
+      if (fatal || (failed.length > 0 && Date.now() > deadline)) {
+        const g = fatal ?? failed[0]!;
+        throw new TransportError(`cannot delete consumer group (Kafka error code ${g.errorCode})`, { transport: 'kafka', groupId: g.groupId });
+      }
+      pending = failed.map((g) => g.groupId);
+      if (pending.length > 0) await sleep(500);
     }
   }
 }
