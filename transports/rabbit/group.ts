@@ -9,6 +9,7 @@ import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import type { TopicPartition } from '../types.ts';
 import { assignRoundRobin } from '../util.ts';
+import { withChannel } from './channels.ts';
 import { groupExchange, lockQueue } from './naming.ts';
 
 export interface MembershipOptions {
@@ -95,25 +96,15 @@ export class Membership {
 const RESOURCE_LOCKED = 405;
 
 export async function tryLock(conn: ChannelModel, groupId: string, tp: TopicPartition): Promise<boolean> {
-  const ch = await conn.createChannel();
-  ch.on('error', () => undefined);
   try {
-    await ch.assertQueue(lockQueue(groupId, tp.topic, tp.partition), { exclusive: true, durable: false, autoDelete: false });
+    await withChannel(conn, (ch) => ch.assertQueue(lockQueue(groupId, tp.topic, tp.partition), { exclusive: true, durable: false, autoDelete: false }));
     return true;
   } catch (e) {
     if ((e as { code?: number }).code === RESOURCE_LOCKED) return false;
     throw e;
-  } finally {
-    await ch.close().catch(() => undefined);
   }
 }
 
 export async function unlock(conn: ChannelModel, groupId: string, tp: TopicPartition): Promise<void> {
-  const ch = await conn.createChannel();
-  ch.on('error', () => undefined);
-  try {
-    await ch.deleteQueue(lockQueue(groupId, tp.topic, tp.partition));
-  } finally {
-    await ch.close().catch(() => undefined);
-  }
+  await withChannel(conn, (ch) => ch.deleteQueue(lockQueue(groupId, tp.topic, tp.partition)));
 }

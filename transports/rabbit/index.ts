@@ -13,6 +13,7 @@ import type {
   TopicDescription, TopicKind, TopicSpec, Transport,
 } from '../types.ts';
 import { withTimeout } from '../util.ts';
+import { withChannel } from './channels.ts';
 import { RabbitConsumer } from './consumer.ts';
 import { Management } from './management.ts';
 import {
@@ -78,16 +79,9 @@ export class RabbitTransport implements Transport {
     return this.shared;
   }
 
-  /** Runs `fn` on a fresh channel that is closed after; a channel error does not outlive the call. */
-  async withChannel<T>(fn: (ch: ConfirmChannel) => Promise<T>, conn?: ChannelModel): Promise<T> {
-    const c = conn ?? await this.sharedConnection();
-    const ch = await c.createConfirmChannel();
-    ch.on('error', () => undefined);
-    try {
-      return await fn(ch);
-    } finally {
-      await ch.close().catch(() => undefined);
-    }
+  /** Runs `fn` on a fresh channel of the shared connection, closed after. */
+  async withChannel<T>(fn: (ch: ConfirmChannel) => Promise<T>): Promise<T> {
+    return withChannel(await this.sharedConnection(), fn);
   }
 
   async describe(name: string): Promise<TopicDescription | undefined> {

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { CommitError } from '../errors.ts';
 import type { TopicPartition, TopicPartitionOffset } from '../types.ts';
 import { deferred, tpKey, withTimeout } from '../util.ts';
+import { withChannel } from './channels.ts';
 import { offsetsStream } from './naming.ts';
 
 interface OffsetEntry {
@@ -32,26 +33,19 @@ export class OffsetStore {
   }
 
   async init(): Promise<void> {
-    const ch = await this.conn.createChannel();
-    try {
-      await ch.assertQueue(this.stream, { durable: true, arguments: RETENTION });
-    } finally {
-      await ch.close();
-    }
+    await withChannel(this.conn, (ch) => ch.assertQueue(this.stream, { durable: true, arguments: RETENTION }));
   }
 
   async write(offsets: readonly TopicPartitionOffset[]): Promise<void> {
     if (offsets.length === 0) return;
-    const ch = await this.conn.createConfirmChannel();
-    ch.on('error', () => undefined);
     try {
-      for (const o of offsets) ch.sendToQueue(this.stream, Buffer.from(JSON.stringify({ t: o.topic, p: o.partition, o: o.offset })), { persistent: true });
-      await ch.waitForConfirms();
+      await withChannel(this.conn, async (ch) => {
+        for (const o of offsets) ch.sendToQueue(this.stream, Buffer.from(JSON.stringify({ t: o.topic, p: o.partition, o: o.offset })), { persistent: true });
+        await ch.waitForConfirms();
+      });
     } catch (cause) {
       const o = offsets[0]!;
       throw new CommitError('committed positions were not confirmed', { transport: 'rabbit', groupId: this.groupId, topic: o.topic, partition: o.partition, offset: o.offset, cause });
-    } finally {
-      await ch.close().catch(() => undefined);
     }
   }
 
@@ -74,13 +68,11 @@ export class OffsetStore {
     throw new CommitError(`cannot read committed positions after ${READ_ATTEMPTS} attempts`, { transport: 'rabbit', groupId: this.groupId, cause: last });
   }
 
-  private async readToEnd(): Promise<Map<string, number>> {
+  private readToEnd(): Promise<Map<string, number>> {
     const marker = randomUUID();
-    const ch = await this.conn.createConfirmChannel();
-    ch.on('error', () => undefined);
     const latest = new Map<string, number>();
     const reached = deferred();
-    try {
+    return withChannel(this.conn, async (ch) => {
       ch.sendToQueue(this.stream, Buffer.from(JSON.stringify({ marker })), { persistent: true });
       await ch.waitForConfirms();
       await ch.prefetch(1000);
@@ -93,8 +85,6 @@ export class OffsetStore {
       }, { noAck: false, arguments: { 'x-stream-offset': 'first' } });
       await reached.promise;
       return latest;
-    } finally {
-      await ch.close().catch(() => undefined);
-    }
+    });
   }
 }
