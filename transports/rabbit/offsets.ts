@@ -4,7 +4,7 @@
  * partition winning. Reading it to the end uses a marker: publish a unique record, read from
  * the start until it comes back; everything committed before is then known.
  */
-import type { ChannelModel, ConsumeMessage } from 'amqplib';
+import type { ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import { CommitError } from '../errors.ts';
 import type { TopicPartition, TopicPartitionOffset } from '../types.ts';
@@ -27,6 +27,7 @@ const RETENTION = { 'x-queue-type': 'stream', 'x-max-length-bytes': 256 * 1024 *
 
 export class OffsetStore {
   private readonly stream: string;
+  private writing: Promise<ConfirmChannel> | undefined;
 
   constructor(private readonly conn: ChannelModel, private readonly groupId: string) {
     this.stream = offsetsStream(groupId);
@@ -36,13 +37,22 @@ export class OffsetStore {
     await withChannel(this.conn, (ch) => ch.assertQueue(this.stream, { durable: true, arguments: RETENTION }));
   }
 
+  /** One confirm channel for every commit: opening one per commit costs more than the write. */
+  private writer(): Promise<ConfirmChannel> {
+    this.writing ??= this.conn.createConfirmChannel().then((ch) => {
+      ch.on('error', () => undefined);
+      ch.on('close', () => { this.writing = undefined; });
+      return ch;
+    }, (e: unknown) => { this.writing = undefined; throw e; });
+    return this.writing;
+  }
+
   async write(offsets: readonly TopicPartitionOffset[]): Promise<void> {
     if (offsets.length === 0) return;
     try {
-      await withChannel(this.conn, async (ch) => {
-        for (const o of offsets) ch.sendToQueue(this.stream, Buffer.from(JSON.stringify({ t: o.topic, p: o.partition, o: o.offset })), { persistent: true });
-        await ch.waitForConfirms();
-      });
+      const ch = await this.writer();
+      for (const o of offsets) ch.sendToQueue(this.stream, Buffer.from(JSON.stringify({ t: o.topic, p: o.partition, o: o.offset })), { persistent: true });
+      await ch.waitForConfirms();
     } catch (cause) {
       const o = offsets[0]!;
       throw new CommitError('committed positions were not confirmed', { transport: 'rabbit', groupId: this.groupId, topic: o.topic, partition: o.partition, offset: o.offset, cause });
