@@ -19,7 +19,10 @@ interface OffsetEntry {
   readonly marker?: string;
 }
 
-/** Old segments go; a group's latest positions are rewritten on every assignment, so they stay. */
+/**
+ * Old segments go once the stream passes its size bound; a partition whose group has not committed
+ * for that long loses its position (rewriting positions on assignment is still to do, see README).
+ */
 const READ_TIMEOUT_MS = 15_000;
 const READ_ATTEMPTS = 3;
 
