@@ -1,5 +1,6 @@
 /** Small pieces shared by the transport implementations. */
-import type { Headers, HeadersInit, TopicPartition } from './types.ts';
+import { InvalidPartitionError } from './errors.ts';
+import type { Headers, HeadersInit, TopicPartition, TopicSpec, TransportName } from './types.ts';
 
 export function tpKey(tp: TopicPartition): string {
   return `${tp.topic}\u0000${tp.partition}`;
@@ -65,5 +66,12 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout:
     ]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** The check every admin makes before creating a topic. */
+export function checkTopicSpec(spec: TopicSpec, transport: TransportName): void {
+  if (!Number.isInteger(spec.partitions) || spec.partitions < 1) {
+    throw new InvalidPartitionError(`a topic needs at least one partition, not ${spec.partitions}`, { transport, topic: spec.name });
   }
 }

@@ -16,7 +16,7 @@ import type {
   Admin, BatchHandler, Capabilities, ConsumedRecord, Consumer, ConsumerOptions, Headers, Producer, ProducerOptions,
   ProducerRecord, RecordMetadata, TopicDescription, TopicPartition, TopicPartitionOffset, TopicSpec, Transport,
 } from '../types.ts';
-import { deferred, sleep, tpKey, withTimeout, type Deferred } from '../util.ts';
+import { checkTopicSpec, deferred, sleep, tpKey, withTimeout, type Deferred } from '../util.ts';
 
 export interface KafkaTransportOptions {
   readonly brokers: readonly string[];
@@ -174,9 +174,7 @@ class KafkaAdminClient implements Admin {
     const existing = new Set(await admin.listTopics());
     const missing: ITopicConfig[] = [];
     for (const spec of specs) {
-      if (!Number.isInteger(spec.partitions) || spec.partitions < 1) {
-        throw new InvalidPartitionError(`a topic needs at least one partition, not ${spec.partitions}`, { transport: 'kafka', topic: spec.name });
-      }
+      checkTopicSpec(spec, 'kafka');
       if (existing.has(spec.name)) {
         const have = await this.metadata.partitions(spec.name);
         if (have !== spec.partitions) {
@@ -261,9 +259,11 @@ class KafkaProducerClient implements Producer {
   async send(records: readonly ProducerRecord[]): Promise<RecordMetadata[]> {
     if (!this.connected) throw new ClosedError('producer is not connected', { transport: 'kafka' });
     const byTopic = new Map<string, { partition: number; record: ProducerRecord; index: number }[]>();
+    const counts = new Map<string, number>();
+    for (const topic of new Set(records.map((r) => r.topic))) counts.set(topic, await this.metadata.partitions(topic));
     for (let index = 0; index < records.length; index++) {
       const record = records[index]!;
-      const n = await this.metadata.partitions(record.topic);
+      const n = counts.get(record.topic)!;
       const partition = record.partition ?? this.partitioner.partition(record.key, n);
       if (partition < 0 || partition >= n) {
         throw new InvalidPartitionError(`partition out of range 0..${n - 1}`, { transport: 'kafka', topic: record.topic, partition, key: record.key });

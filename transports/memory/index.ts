@@ -12,7 +12,7 @@ import type {
   Admin, BatchHandler, Capabilities, ConsumedRecord, Consumer, ConsumerOptions, Producer, ProducerRecord,
   RecordMetadata, TopicDescription, TopicKind, TopicPartition, TopicPartitionOffset, TopicSpec, Transport,
 } from '../types.ts';
-import { assignRoundRobin, deferred, toHeaders, tpKey, type Deferred } from '../util.ts';
+import { assignRoundRobin, checkTopicSpec, deferred, toHeaders, tpKey, type Deferred } from '../util.ts';
 
 export interface MemoryTransportOptions {
   /** Share one broker between transports (e.g. a producer side and a consumer side in one process). */
@@ -120,9 +120,7 @@ class MemoryAdmin implements Admin {
     this.broker.ensureUp();
     for (const spec of specs) {
       const kind = spec.kind ?? 'work';
-      if (!Number.isInteger(spec.partitions) || spec.partitions < 1) {
-        throw new InvalidPartitionError(`a topic needs at least one partition, not ${spec.partitions}`, { transport: 'memory', topic: spec.name });
-      }
+      checkTopicSpec(spec, 'memory');
       const existing = this.broker.topics.get(spec.name);
       if (existing) {
         if (existing.logs.length !== spec.partitions || existing.kind !== kind) {
@@ -337,19 +335,16 @@ export class MemoryConsumer implements Consumer {
    */
   async crash(): Promise<void> {
     this.running = false;
-    const group = this.broker.groups.get(this.options.groupId);
-    this.owned = [];
-    if (group?.members.delete(this.memberId)) {
-      const other = group.members.values().next();
-      if (!other.done) await other.value.rebalance(group);
-    }
+    await this.leave({ graceful: false });
     this.done.resolve();
   }
 
-  private async leave(): Promise<void> {
+  /** Leaves the group; a graceful leave revokes (callbacks first), a crash just vanishes. */
+  private async leave({ graceful } = { graceful: true }): Promise<void> {
     const group = this.broker.groups.get(this.options.groupId);
     if (!group?.members.delete(this.memberId)) return;
-    await this.reassign([], group);
+    if (graceful) await this.reassign([], group);
+    else this.owned = [];
     const other = group.members.values().next();
     if (!other.done) await other.value.rebalance(group);
   }

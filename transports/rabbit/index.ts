@@ -12,7 +12,7 @@ import type {
   Admin, Capabilities, Consumer, ConsumerOptions, Producer, ProducerOptions, ProducerRecord, RecordMetadata,
   TopicDescription, TopicKind, TopicSpec, Transport,
 } from '../types.ts';
-import { withTimeout } from '../util.ts';
+import { checkTopicSpec, withTimeout } from '../util.ts';
 import { withChannel } from './channels.ts';
 import { RabbitConsumer } from './consumer.ts';
 import { Management } from './management.ts';
@@ -130,9 +130,7 @@ class RabbitAdmin implements Admin {
   async createTopics(specs: readonly TopicSpec[]): Promise<void> {
     for (const spec of specs) {
       const kind: TopicKind = spec.kind ?? 'work';
-      if (!Number.isInteger(spec.partitions) || spec.partitions < 1) {
-        throw new InvalidPartitionError(`a topic needs at least one partition, not ${spec.partitions}`, { transport: 'rabbit', topic: spec.name });
-      }
+      checkTopicSpec(spec, 'rabbit');
       const existing = await this.transport.describe(spec.name);
       if (existing && (existing.partitions !== spec.partitions || existing.kind !== kind)) {
         throw new TopicConflictError(
@@ -194,9 +192,11 @@ class RabbitProducer implements Producer {
   async send(records: readonly ProducerRecord[]): Promise<RecordMetadata[]> {
     const ch = this.channel;
     if (!ch) throw new ClosedError('producer is not connected', { transport: 'rabbit' });
+    const topics = new Map<string, TopicDescription>();
+    for (const name of new Set(records.map((r) => r.topic))) topics.set(name, await this.transport.require(name));
     const out: RecordMetadata[] = [];
     for (const r of records) {
-      const topic = await this.transport.require(r.topic);
+      const topic = topics.get(r.topic)!;
       const partition = r.partition ?? this.partitioner.partition(r.key, topic.partitions);
       if (partition < 0 || partition >= topic.partitions) {
         throw new InvalidPartitionError(`partition out of range 0..${topic.partitions - 1}`, { transport: 'rabbit', topic: r.topic, partition, key: r.key });
