@@ -1,0 +1,17 @@
+/** The engine's public surface: DSL, Processor API, stores, runtime, test driver. */
+export { StreamsBuilder } from './dsl/builder.ts';
+export { KStream, BranchedKStream, type KeyValuePair } from './dsl/kstream.ts';
+export { KTable, type JoinKind } from './dsl/ktable.ts';
+export { KGroupedStream, type Aggregator, type Initializer, type Reducer } from './dsl/grouped-stream.ts';
+export { KGroupedTable } from './dsl/grouped-table.ts';
+export { GlobalKTable } from './dsl/global-table.ts';
+export type { Consumed, Produced, Materialized, Grouped, Repartitioned, Named } from './dsl/options.ts';
+export { Topology, type Subtopology, type TimestampExtractor } from './topology.ts';
+export type { Processor, ProcessorContext, ProcessorSupplier, Punctuator, PunctuationType, Cancellable } from './processor.ts';
+export type { StreamRecord, RecordMetadata, Change, Headers } from './record.ts';
+export { Serdes, type Serde, type Codec, type SyncSerde } from './serde.ts';
+export { keyValueStore, type KeyValueStoreOptions } from './stores/key-value.ts';
+export type { StateStore, KeyValueStore, ReadOnlyKeyValueStore, KeyValue, StoreBuilder } from './stores/store.ts';
+export { TopologyTestDriver, type TestDriverOptions, type PipeOptions } from './runtime/test-driver.ts';
+export { DeadLetterHeaders, type ErrorHandling, type ErrorPolicy } from './runtime/error-handling.ts';
+export * from './errors.ts';
