@@ -49,6 +49,8 @@ export interface ConsumedRecord extends TopicPartition {
 /** The records of one partition, in partition order. */
 export interface RecordBatch extends TopicPartition {
   readonly records: readonly ConsumedRecord[];
+  /** The partition's end offset when the batch was fetched, where the broker tells it (for lag). */
+  readonly highWatermark?: number;
 }
 
 /**
@@ -92,12 +94,30 @@ export type Capability = keyof Capabilities | 'seek';
 export interface ProducerOptions {
   /** Records held before a send is forced; `send` always resolves only once they are acknowledged. */
   readonly maxBatchSize?: number;
+  /**
+   * Makes the producer transactional (where `capabilities.transactions`): one id per writer that
+   * must be fenced when it restarts, e.g. `<application>-<instance>`.
+   */
+  readonly transactionalId?: string;
+}
+
+/** Positions of a consumer group, committed as part of a transaction. */
+export interface GroupPositions {
+  readonly groupId: string;
+  readonly offsets: readonly TopicPartitionOffset[];
 }
 
 export interface Producer {
   connect(): Promise<void>;
   /** Sends records (batched per partition) and resolves when the broker has acknowledged all of them. */
   send(records: readonly ProducerRecord[]): Promise<RecordMetadata[]>;
+  /**
+   * Sends the records and commits the group's positions as one atomic unit: a reader sees all of
+   * the records and the positions move, or neither (Kafka transactions; the memory broker). A
+   * transport without transactions throws `UnsupportedCapabilityError`; the producer must have
+   * been created with a `transactionalId`.
+   */
+  sendTransaction(records: readonly ProducerRecord[], positions?: GroupPositions): Promise<void>;
   disconnect(): Promise<void>;
 }
 

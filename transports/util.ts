@@ -23,14 +23,16 @@ export function comparePartitions(a: TopicPartition, b: TopicPartition): number 
 }
 
 /**
- * Round-robin assignment of partitions over members, both sorted, as Kafka's RoundRobinAssignor:
- * every member gets within one partition of every other, and the result depends only on the sets.
+ * Partition p of every topic goes to member p mod n (members sorted): co-partitioned topics —
+ * same key, same partition — land on one member, so a stream task can own partition p of each
+ * of its inputs. Every member gets within one partition of every other per topic, and the
+ * result depends only on the sets, so every member computes the same plan.
  */
-export function assignRoundRobin(memberIds: readonly string[], partitions: readonly TopicPartition[]): Map<string, TopicPartition[]> {
+export function assignCopartitioned(memberIds: readonly string[], partitions: readonly TopicPartition[]): Map<string, TopicPartition[]> {
   const members = [...memberIds].sort();
   const out = new Map<string, TopicPartition[]>(members.map((m) => [m, []]));
   if (members.length === 0) return out;
-  [...partitions].sort(comparePartitions).forEach((tp, i) => out.get(members[i % members.length]!)!.push(tp));
+  for (const tp of [...partitions].sort(comparePartitions)) out.get(members[tp.partition % members.length]!)!.push(tp);
   return out;
 }
 

@@ -15,3 +15,6 @@ export type { StateStore, KeyValueStore, ReadOnlyKeyValueStore, KeyValue, StoreB
 export { TopologyTestDriver, type TestDriverOptions, type PipeOptions } from './runtime/test-driver.ts';
 export { DeadLetterHeaders, type ErrorHandling, type ErrorPolicy } from './runtime/error-handling.ts';
 export * from './errors.ts';
+export { StreamsApp, type StreamsState } from './runtime/streams.ts';
+export type { StreamsConfig, ProcessingGuarantee } from './runtime/config.ts';
+export { Deduplicator, ORIGIN_HEADER, decodeOrigin } from './runtime/effectively-once.ts';

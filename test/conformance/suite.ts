@@ -142,6 +142,53 @@ export function conformance(target: ConformanceTarget): void {
     t.true(events.includes('b+2') && events.some((e) => e.startsWith('b-')), `callbacks: ${events.join(' ')}`);
   });
 
+  test.serial(title('partition p of every topic goes to one member (co-partitioned assignment)'), async (t) => {
+    const { transport, topic, group } = await setup(t, target, 4);
+    const other = `${topic}-b`;
+    await transport.admin().createTopics([{ name: other, partitions: 4 }]);
+    t.teardown(() => transport.admin().deleteTopics([other]));
+    const members = ['a', 'b'].map(() => transport.consumer({ groupId: group, topics: [topic, other] }));
+    for (const m of members) {
+      await m.connect();
+      await m.run(async () => {});
+      t.teardown(() => m.disconnect());
+    }
+    await waitUntil(() => members.every((m) => m.assignment().length === 4), 'both members to own four partitions');
+    for (const m of members) {
+      const of = (name: string) => m.assignment().filter((tp) => tp.topic === name).map((tp) => tp.partition).sort();
+      t.deepEqual(of(topic), of(other), 'the same partition numbers of both topics');
+      t.is(of(topic).length, 2);
+    }
+  });
+
+  test.serial(title('sendTransaction writes records and moves positions together, or says it cannot'), async (t) => {
+    const { transport, topic, group } = await setup(t, target, 2);
+    const producer = transport.producer({ transactionalId: `tx-${group}` });
+    await producer.connect();
+    t.teardown(() => producer.disconnect());
+    if (!transport.capabilities.transactions) {
+      const err = await t.throwsAsync(producer.sendTransaction([rec(topic, 'k', 'v')]));
+      t.true(err instanceof UnsupportedCapabilityError, String(err));
+      t.regex(err!.message, /effectively-once/);
+      return;
+    }
+    // The group must exist with a member for positions to be committed into it.
+    const c = transport.consumer({ groupId: group, topics: [topic] });
+    await c.connect();
+    await c.run(async () => {});
+    t.teardown(() => c.disconnect());
+    await waitUntil(() => c.assignment().length === 2, 'the consumer to own both partitions');
+    await producer.sendTransaction([rec(topic, 'k1', 'one'), rec(topic, 'k2', 'two')], { groupId: group, offsets: [{ topic, partition: 0, offset: 7 }] });
+    // Kafka applies transactional offsets when the commit marker is written, a moment after commit returns.
+    let p0: number | undefined;
+    const deadline = Date.now() + 15_000;
+    while ((p0 = (await c.committed([{ topic, partition: 0 }]))[0]) !== 7 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    t.is(p0, 7, 'the position moved with the records');
+    const readBack = await consumeUntil(t, transport, { groupId: `${group}-reader`, topics: [topic] }, (all) => all.length >= 2);
+    t.deepEqual(readBack.map((r) => r.value!.toString()).sort(), ['one', 'two']);
+    await transport.admin().deleteGroups([`${group}-reader`]).catch(() => undefined);
+  });
+
   for (const kind of ['replayable', 'work'] as TopicKind[]) {
     test.serial(title(`replay from an offset on a ${kind} topic`), async (t) => {
       const { transport, topic, group } = await setup(t, target, 1, kind);

@@ -12,8 +12,9 @@ import {
   ProduceError, TopicConflictError, TransportError, UnknownTopicError, type ErrorContext,
 } from '../errors.ts';
 import { Partitioner } from '../partitioner.ts';
+import { CopartitionedAssigner } from './assigner.ts';
 import type {
-  Admin, BatchHandler, Capabilities, ConsumedRecord, Consumer, ConsumerOptions, Headers, Producer, ProducerOptions,
+  Admin, BatchHandler, Capabilities, ConsumedRecord, Consumer, ConsumerOptions, GroupPositions, Headers, Producer, ProducerOptions,
   ProducerRecord, RecordMetadata, TopicDescription, TopicPartition, TopicPartitionOffset, TopicSpec, Transport,
 } from '../types.ts';
 import { checkTopicSpec, deferred, sleep, tpKey, withTimeout, type Deferred } from '../util.ts';
@@ -246,9 +247,15 @@ class KafkaProducerClient implements Producer {
   private readonly partitioner = new Partitioner();
   private connected = false;
 
-  constructor(private readonly transport: KafkaTransport, private readonly metadata: TopicMetadataCache, _options: ProducerOptions) {
-    // Idempotent: a retried batch is written once; acks=all is implied.
-    this.producer = transport.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  constructor(private readonly transport: KafkaTransport, private readonly metadata: TopicMetadataCache, private readonly options: ProducerOptions) {
+    // Idempotent: a retried batch is written once; acks=all is implied. A transactional id fences
+    // an earlier incarnation of the same writer and aborts its open transaction on connect.
+    this.producer = transport.kafka.producer({
+      idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false,
+      transactionalId: options.transactionalId,
+      // Short, so that a writer that died mid-transaction holds read_committed readers back briefly.
+      transactionTimeout: options.transactionalId ? 15000 : undefined,
+    });
   }
 
   async connect(): Promise<void> {
@@ -257,33 +264,10 @@ class KafkaProducerClient implements Producer {
   }
 
   async send(records: readonly ProducerRecord[]): Promise<RecordMetadata[]> {
-    if (!this.connected) throw new ClosedError('producer is not connected', { transport: 'kafka' });
-    const byTopic = new Map<string, { partition: number; record: ProducerRecord; index: number }[]>();
-    const counts = new Map<string, number>();
-    for (const topic of new Set(records.map((r) => r.topic))) counts.set(topic, await this.metadata.partitions(topic));
-    for (let index = 0; index < records.length; index++) {
-      const record = records[index]!;
-      const n = counts.get(record.topic)!;
-      const partition = record.partition ?? this.partitioner.partition(record.key, n);
-      if (partition < 0 || partition >= n) {
-        throw new InvalidPartitionError(`partition out of range 0..${n - 1}`, { transport: 'kafka', topic: record.topic, partition, key: record.key });
-      }
-      let list = byTopic.get(record.topic);
-      if (!list) byTopic.set(record.topic, (list = []));
-      list.push({ partition, record, index });
-    }
+    const byTopic = await this.place(records);
     let acks;
     try {
-      acks = await this.producer.sendBatch({
-        acks: -1,
-        topicMessages: [...byTopic].map(([topic, list]) => ({
-          topic,
-          messages: list.map(({ partition, record }) => ({
-            partition, key: record.key, value: record.value, headers: record.headers,
-            timestamp: record.timestamp === undefined ? undefined : String(record.timestamp),
-          })),
-        })),
-      });
+      acks = await this.producer.sendBatch({ acks: -1, topicMessages: topicMessages(byTopic) });
     } catch (e) {
       const first = records[0];
       throw this.transport.wrap(e, 'records were not acknowledged', first && { topic: first.topic, key: first.key });
@@ -305,10 +289,71 @@ class KafkaProducerClient implements Producer {
     return out;
   }
 
+  async sendTransaction(records: readonly ProducerRecord[], positions?: GroupPositions): Promise<void> {
+    if (!this.options.transactionalId) {
+      throw new TransportError('sendTransaction needs a producer created with a transactionalId', { transport: 'kafka' });
+    }
+    const byTopic = await this.place(records);
+    const txn = await this.producer.transaction().catch((e: unknown) => { throw this.transport.wrap(e, 'cannot begin a transaction'); });
+    try {
+      if (records.length > 0) await txn.sendBatch({ acks: -1, topicMessages: topicMessages(byTopic) });
+      if (positions && positions.offsets.length > 0) {
+        const topics = new Map<string, { partition: number; offset: string }[]>();
+        for (const o of positions.offsets) {
+          let list = topics.get(o.topic);
+          if (!list) topics.set(o.topic, (list = []));
+          list.push({ partition: o.partition, offset: String(o.offset) });
+        }
+        await txn.sendOffsets({ consumerGroupId: positions.groupId, topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })) });
+      }
+      await txn.commit();
+    } catch (e) {
+      await txn.abort().catch(() => undefined);
+      const first = records[0];
+      throw this.transport.wrap(e, 'transaction aborted', { topic: first?.topic, key: first?.key, groupId: positions?.groupId });
+    }
+  }
+
+  /** Chooses each record's partition (ours, not KafkaJS's) and groups the records by topic. */
+  private async place(records: readonly ProducerRecord[]): Promise<Map<string, Placed[]>> {
+    if (!this.connected) throw new ClosedError('producer is not connected', { transport: 'kafka' });
+    const byTopic = new Map<string, Placed[]>();
+    const counts = new Map<string, number>();
+    for (const topic of new Set(records.map((r) => r.topic))) counts.set(topic, await this.metadata.partitions(topic));
+    for (let index = 0; index < records.length; index++) {
+      const record = records[index]!;
+      const n = counts.get(record.topic)!;
+      const partition = record.partition ?? this.partitioner.partition(record.key, n);
+      if (partition < 0 || partition >= n) {
+        throw new InvalidPartitionError(`partition out of range 0..${n - 1}`, { transport: 'kafka', topic: record.topic, partition, key: record.key });
+      }
+      let list = byTopic.get(record.topic);
+      if (!list) byTopic.set(record.topic, (list = []));
+      list.push({ partition, record, index });
+    }
+    return byTopic;
+  }
+
   async disconnect(): Promise<void> {
     this.connected = false;
     await this.producer.disconnect();
   }
+}
+
+interface Placed {
+  readonly partition: number;
+  readonly record: ProducerRecord;
+  readonly index: number;
+}
+
+function topicMessages(byTopic: Map<string, Placed[]>) {
+  return [...byTopic].map(([topic, list]) => ({
+    topic,
+    messages: list.map(({ partition, record }) => ({
+      partition, key: record.key, value: record.value, headers: record.headers,
+      timestamp: record.timestamp === undefined ? undefined : String(record.timestamp),
+    })),
+  }));
 }
 
 class KafkaConsumerClient implements Consumer {
@@ -328,6 +373,7 @@ class KafkaConsumerClient implements Consumer {
       sessionTimeout: session,
       rebalanceTimeout: Math.max(session, 30000),
       heartbeatInterval: Math.max(100, Math.floor(session / 10)),
+      partitionAssigners: [CopartitionedAssigner],
       maxWaitTimeInMs: 100,
       allowAutoTopicCreation: false,
       retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 2000 },
@@ -387,7 +433,7 @@ class KafkaConsumerClient implements Consumer {
         for (let i = 0; i < records.length && this.running && isRunning() && !isStale(); i += max) {
           const chunk = records.slice(i, i + max);
           try {
-            await handler({ topic: batch.topic, partition: batch.partition, records: chunk });
+            await handler({ topic: batch.topic, partition: batch.partition, records: chunk, highWatermark: Number(batch.highWatermark) });
           } catch (cause) {
             this.fail(new HandlerError('handler failed; batch not committed', {
               transport: 'kafka', groupId: this.options.groupId, topic: batch.topic, partition: batch.partition, offset: chunk[0]!.offset, cause,

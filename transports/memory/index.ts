@@ -9,10 +9,10 @@ import {
 } from '../errors.ts';
 import { Partitioner } from '../partitioner.ts';
 import type {
-  Admin, BatchHandler, Capabilities, ConsumedRecord, Consumer, ConsumerOptions, Producer, ProducerRecord,
+  Admin, BatchHandler, Capabilities, GroupPositions, ConsumedRecord, Consumer, ConsumerOptions, Producer, ProducerRecord,
   RecordMetadata, TopicDescription, TopicKind, TopicPartition, TopicPartitionOffset, TopicSpec, Transport,
 } from '../types.ts';
-import { assignRoundRobin, checkTopicSpec, deferred, toHeaders, tpKey, type Deferred } from '../util.ts';
+import { assignCopartitioned, checkTopicSpec, deferred, toHeaders, tpKey, type Deferred } from '../util.ts';
 
 export interface MemoryTransportOptions {
   /** Share one broker between transports (e.g. a producer side and a consumer side in one process). */
@@ -20,7 +20,8 @@ export interface MemoryTransportOptions {
 }
 
 export const memoryCapabilities: Capabilities = {
-  transactions: false,
+  // A transaction is applied in one synchronous step: records and positions together.
+  transactions: true,
   compaction: false,
   replay: 'all-topics',
   groupsPerWorkTopic: 'many',
@@ -163,13 +164,28 @@ class MemoryProducer implements Producer {
   }
 
   async send(records: readonly ProducerRecord[]): Promise<RecordMetadata[]> {
+    return this.append(records);
+  }
+
+  async sendTransaction(records: readonly ProducerRecord[], positions?: GroupPositions): Promise<void> {
+    const group = positions && this.broker.groups.get(positions.groupId);
+    if (positions && !group) throw new NotAssignedError({ transport: 'memory', groupId: positions.groupId });
+    this.append(records);
+    for (const o of positions?.offsets ?? []) group!.committed.set(tpKey(o), o.offset);
+  }
+
+  /** Checks every record first, then appends all of them: nothing is half-written. */
+  private append(records: readonly ProducerRecord[]): RecordMetadata[] {
     if (!this.connected) throw new ClosedError('producer is not connected', { transport: 'memory' });
     this.broker.ensureUp();
-    const out = records.map((r) => {
+    const placed = records.map((r) => {
       const topic = this.broker.topic(r.topic);
       const partition = r.partition ?? this.partitioner.partition(r.key, topic.logs.length);
       const log = topic.logs[partition];
       if (!log) throw new InvalidPartitionError(`partition out of range 0..${topic.logs.length - 1}`, { transport: 'memory', topic: r.topic, partition });
+      return { r, partition, log };
+    });
+    const out = placed.map(({ r, partition, log }) => {
       const offset = log.length;
       log.push({
         topic: r.topic, partition, offset,
@@ -221,7 +237,7 @@ export class MemoryConsumer implements Consumer {
         const topic = this.broker.topics.get(t);
         topic?.logs.forEach((_, partition) => partitions.push({ topic: t, partition }));
       }
-      const plan = assignRoundRobin([...group.members.keys()], partitions);
+      const plan = assignCopartitioned([...group.members.keys()], partitions);
       for (const [id, member] of group.members) {
         const wanted = (plan.get(id) ?? []).filter((tp) => member.options.topics.includes(tp.topic));
         await member.reassign(wanted, group);
@@ -261,7 +277,7 @@ export class MemoryConsumer implements Consumer {
         if (!log || position >= log.length) continue;
         const records = log.slice(position, position + max);
         try {
-          await handler({ topic: tp.topic, partition: tp.partition, records });
+          await handler({ topic: tp.topic, partition: tp.partition, records, highWatermark: log.length });
         } catch (cause) {
           this.fail(new HandlerError('handler failed; batch not committed', {
             transport: 'memory', groupId: this.options.groupId, topic: tp.topic, partition: tp.partition, offset: position, cause,

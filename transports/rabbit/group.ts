@@ -8,7 +8,7 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import type { TopicPartition } from '../types.ts';
-import { assignRoundRobin } from '../util.ts';
+import { assignCopartitioned } from '../util.ts';
 import { withChannel } from './channels.ts';
 import { groupExchange, lockQueue } from './naming.ts';
 
@@ -71,7 +71,7 @@ export class Membership {
     for (const topic of new Set(partitions.map((p) => p.topic))) {
       const members = [...this.lastSeen].filter(([, s]) => s.topics.includes(topic)).map(([m]) => m);
       if (!members.includes(this.memberId)) members.push(this.memberId);
-      const plan = assignRoundRobin(members, partitions.filter((p) => p.topic === topic));
+      const plan = assignCopartitioned(members, partitions.filter((p) => p.topic === topic));
       mine.push(...(plan.get(this.memberId) ?? []));
     }
     return mine;

@@ -5,7 +5,7 @@
  */
 import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
 import {
-  BrokerUnreachableError, ClosedError, InvalidPartitionError, ProduceError, TopicConflictError, TransportError, UnknownTopicError,
+  UnsupportedCapabilityError, BrokerUnreachableError, ClosedError, InvalidPartitionError, ProduceError, TopicConflictError, TransportError, UnknownTopicError,
 } from '../errors.ts';
 import { Partitioner } from '../partitioner.ts';
 import type {
@@ -214,6 +214,12 @@ class RabbitProducer implements Producer {
       throw new ProduceError('broker did not confirm the records', { transport: 'rabbit', topic: first?.topic, key: first?.key, cause });
     }
     return out;
+  }
+
+  async sendTransaction(): Promise<void> {
+    throw new UnsupportedCapabilityError('transactions',
+      'RabbitMQ has no transaction spanning consume and publish; the engine gives effectively-once on it by deduplicating on source positions (guarantee "exactly_once")',
+      { transport: 'rabbit' });
   }
 
   async disconnect(): Promise<void> {

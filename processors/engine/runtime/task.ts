@@ -36,6 +36,8 @@ export interface OutputRecord {
   readonly partitioner?: (key: unknown, value: unknown, partitions: number) => number;
   /** Set for records that are written through; the test driver routes them to a downstream task. */
   readonly internal: boolean;
+  /** The input record that caused it and its place among that record's outputs (none for punctuation). */
+  readonly origin?: { readonly topic: string; readonly partition: number; readonly offset: number; readonly seq: number };
 }
 
 export interface TaskHost {
@@ -70,6 +72,7 @@ export class StreamTask {
   /** Next offset to read, per input topic, after what has been processed. */
   readonly consumed = new Map<string, number>();
   private current: InputRecord | undefined;
+  private outputSeq = 0;
   private streamTime = -1;
   recordsIn = 0;
   recordsOut = 0;
@@ -155,7 +158,7 @@ export class StreamTask {
     const failure = error instanceof DeserializationFailure ? error : new DeserializationFailure(
       `cannot deserialize: ${errorMessage(error)}`, { topic: r.topic, partition: r.partition, offset: r.offset, taskId: this.id }, { cause: error },
     );
-    this.consumed.set(r.topic, r.offset + 1);
+    this.markConsumed(r.topic, r.offset);
     this.handleFailure('deserialization', failure, r);
   }
 
@@ -214,6 +217,7 @@ export class StreamTask {
     const base: StreamRecord<unknown, unknown> = { key: r.key, value: r.value, timestamp: r.timestamp, headers: r.headers };
     const timestamp = source.timestampExtractor ? source.timestampExtractor(base, this.streamTime) : r.timestamp;
     this.current = r;
+    this.outputSeq = 0;
     this.recordsIn++;
     try {
       if (timestamp > this.streamTime) this.streamTime = timestamp;
@@ -225,7 +229,7 @@ export class StreamTask {
         }, { cause: e });
         this.handleFailure('processing', failure, r);
       }
-      this.consumed.set(r.topic, r.offset + 1);
+      this.markConsumed(r.topic, r.offset);
     } finally {
       this.current = undefined;
     }
@@ -246,7 +250,12 @@ export class StreamTask {
       topic: this.resolve(node.topic), key: record.key, value: record.value, timestamp: record.timestamp, headers: record.headers,
       keySerde: node.keySerde, valueSerde: node.valueSerde, partitioner: node.partitioner,
       internal: this.topology.internalTopics.has(node.topic),
+      origin: this.current && { topic: this.current.topic, partition: this.current.partition, offset: this.current.offset, seq: this.outputSeq++ },
     });
+  }
+
+  private markConsumed(topic: string, offset: number): void {
+    this.consumed.set(topic, Math.max(this.consumed.get(topic) ?? 0, offset + 1));
   }
 
   private punctuate(type: PunctuationType, time: number): void {

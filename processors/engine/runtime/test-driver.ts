@@ -125,6 +125,11 @@ export class TopologyTestDriver {
     return this.changelogOf(store);
   }
 
+  /** Records processed by all tasks (inputs and internal topics), as the runtime counts them. */
+  recordsProcessed(): number {
+    return this.tasks.reduce((n, t) => n + t.recordsIn, 0);
+  }
+
   wallClockTime(): number {
     return this.wallClock;
   }

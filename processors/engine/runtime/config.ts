@@ -1,0 +1,51 @@
+/** Configuration of a running application, with Kafka Streams' names where they exist. */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Transport } from '../../../transports/index.ts';
+import type { ErrorHandling } from './error-handling.ts';
+
+export type ProcessingGuarantee = 'at_least_once' | 'exactly_once';
+
+export interface StreamsConfig {
+  /** Names the consumer group, internal topics (`<id>-…`) and state directory. */
+  readonly applicationId: string;
+  readonly transport: Transport;
+  /** Default at_least_once. exactly_once: Kafka transactions, memory atomic commits, RabbitMQ effectively-once. */
+  readonly guarantee?: ProcessingGuarantee;
+  /** How often outputs, changelogs and positions are committed. Default 100 ms (exactly_once) or 1000 ms. */
+  readonly commitIntervalMs?: number;
+  /** A stable name of this instance: the Kafka transactional id is `<applicationId>-<instanceId>`. */
+  readonly instanceId?: string;
+  /** Where persistent stores live. Default `<tmp>/orderstream/<applicationId>/<instanceId>`. */
+  readonly stateDir?: string;
+  readonly errors?: Partial<ErrorHandling>;
+  /** Partitions of internal topics whose count nothing else decides. */
+  readonly defaultPartitions?: number;
+  /** Wall-clock punctuation and commit timer period. Default 50 ms. */
+  readonly tickMs?: number;
+  readonly logger?: (line: string) => void;
+}
+
+export interface ResolvedConfig extends Required<Omit<StreamsConfig, 'errors'>> {
+  readonly errors: ErrorHandling;
+}
+
+export function resolveConfig(c: StreamsConfig): ResolvedConfig {
+  const guarantee = c.guarantee ?? 'at_least_once';
+  const instanceId = c.instanceId ?? 'default';
+  const logger = c.logger ?? ((line: string) => console.error(`[orderstream ${c.applicationId}] ${line}`));
+  return {
+    applicationId: c.applicationId,
+    transport: c.transport,
+    guarantee,
+    commitIntervalMs: c.commitIntervalMs ?? (guarantee === 'exactly_once' ? 100 : 1000),
+    instanceId,
+    stateDir: c.stateDir ?? join(tmpdir(), 'orderstream', c.applicationId, instanceId),
+    defaultPartitions: c.defaultPartitions ?? 1,
+    tickMs: c.tickMs ?? 50,
+    logger,
+    errors: {
+      deserialization: 'fail', processing: 'fail', deadLetterTopic: `${c.applicationId}-dlq`, logger, ...c.errors,
+    },
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * Reads chosen partitions of topics from the beginning up to "now". "Now" is a marker record this
+ * reader writes to each partition first: when it comes back, everything written before it has
+ * been seen. This works alike on every transport (RabbitMQ streams tell no end offset), and on
+ * Kafka's compacted changelogs the marker is a tombstone of one fixed key, so compaction drops it.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ConsumedRecord, Consumer, Producer, TopicPartition, Transport } from '../../../transports/index.ts';
+
+export const MARKER_HEADER = 'orderstream.marker';
+export const MARKER_KEY = Buffer.from('__orderstream.marker');
+
+export function isMarker(r: ConsumedRecord): boolean {
+  return r.headers[MARKER_HEADER] !== undefined;
+}
+
+export interface ReadToEndOptions {
+  readonly transport: Transport;
+  /** A non-transactional producer for the markers. */
+  readonly producer: Producer;
+  readonly partitions: readonly TopicPartition[];
+  readonly groupPrefix: string;
+  readonly groupId?: string;
+  readonly onRecord: (r: ConsumedRecord) => void;
+  readonly timeoutMs?: number;
+  /** Keep reading after the end (a global store follows its topic); the caller disconnects. */
+  readonly follow?: boolean;
+}
+
+/** Resolves at the end; with `follow`, to the consumer that keeps reading. */
+export async function readToEnd(options: ReadToEndOptions): Promise<Consumer | undefined> {
+  if (options.partitions.length === 0) return undefined;
+  const id = randomUUID();
+  const wanted = new Set(options.partitions.map((p) => `${p.topic}\u0000${p.partition}`));
+  const watched = new Set(wanted);
+  await options.producer.send(options.partitions.map((p) => ({
+    topic: p.topic, partition: p.partition, key: MARKER_KEY, value: null, headers: { [MARKER_HEADER]: id },
+  })));
+  const groupId = options.groupId ?? `${options.groupPrefix}-${id.slice(0, 8)}`;
+  const topics = [...new Set(options.partitions.map((p) => p.topic))];
+  const consumer = options.transport.consumer({ groupId, topics, autoOffsetReset: 'earliest', maxBatchSize: 2000 });
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => { resolveDone = r; });
+  await consumer.connect();
+  try {
+    await consumer.run(async (batch) => {
+      const key = `${batch.topic}\u0000${batch.partition}`;
+      if (!wanted.has(key) && !(options.follow && watched.has(key))) return;
+      for (const r of batch.records) {
+        if (isMarker(r)) {
+          if (r.headers[MARKER_HEADER]!.toString() === id && wanted.delete(key) && wanted.size === 0) resolveDone();
+          if (!options.follow && !wanted.has(key)) return;
+          continue;
+        }
+        options.onRecord(r);
+      }
+    });
+    const timeoutMs = options.timeoutMs ?? 120_000;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      done,
+      consumer.stopped().then(() => { throw new Error('restore consumer stopped before reaching the end'); }),
+      new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`restore did not reach the end of ${[...wanted].length} partitions in ${timeoutMs} ms`)), timeoutMs); }),
+    ]).finally(() => clearTimeout(timer));
+    if (options.follow) return consumer;
+  } catch (e) {
+    await consumer.disconnect().catch(() => undefined);
+    throw e;
+  }
+  await consumer.disconnect().catch(() => undefined);
+  await options.transport.admin().deleteGroups([groupId]).catch(() => undefined);
+  return undefined;
+}

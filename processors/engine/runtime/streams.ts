@@ -1,0 +1,537 @@
+/**
+ * Runs a topology on a transport, as Kafka Streams' `KafkaStreams`: one consumer group named by
+ * the application id reads every source topic; partition p of a sub-topology's inputs makes
+ * task `<sub>_<p>`; each task's stores are restored from their changelogs before it processes;
+ * outputs, changelog entries and positions are committed together every commit interval, under
+ * the chosen guarantee. All work (batches, rebalances, timers, commits) runs in one lane, so a
+ * commit never interleaves with processing.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  partitionForKey, type ConsumedRecord, type Consumer, type Producer, type ProducerRecord, type RecordBatch, type TopicPartition,
+} from '../../../transports/index.ts';
+import { CommitFailure, StreamsError, TopologyError, UnsupportedGuaranteeError, errorMessage } from '../errors.ts';
+import type { StateStore } from '../stores/store.ts';
+import { changelogName, resolveTopic, type SourceNode, type Subtopology, type Topology } from '../topology.ts';
+import { resolveConfig, type ResolvedConfig, type StreamsConfig } from './config.ts';
+import { Deduplicator, ORIGIN_HEADER, UNIT_HEADER, encodeOrigin, type Checkpoint } from './effectively-once.ts';
+import { GlobalStores } from './global-stores.ts';
+import { Metrics } from './metrics.ts';
+import { isMarker, readToEnd } from './read-to-end.ts';
+import { StreamTask, type InputRecord, type OutputRecord, type TaskHost } from './task.ts';
+
+export type StreamsState = 'CREATED' | 'STARTING' | 'RUNNING' | 'ERROR' | 'CLOSED';
+
+interface TaskEntry {
+  readonly task: StreamTask;
+  readonly dedup: Deduplicator;
+  /** Input below these offsets is already in the task's state (effectively-once restore). */
+  readonly skipBelow: Map<string, number>;
+}
+
+interface Pending {
+  readonly record: OutputRecord;
+  readonly taskId: string;
+}
+
+export class StreamsApp {
+  state: StreamsState = 'CREATED';
+  readonly config: ResolvedConfig;
+  readonly metrics = new Metrics();
+  private readonly subtopologies: Subtopology[];
+  private readonly tasks = new Map<string, TaskEntry>();
+  private readonly subOfTopic = new Map<string, Subtopology>();
+  private readonly sourceOfTopic = new Map<string, SourceNode>();
+  private readonly partitions = new Map<string, number>();
+  private readonly taskCount = new Map<number, number>();
+  private pending: Pending[] = [];
+  private changelog: ProducerRecord[] = [];
+  private lane: Promise<void> = Promise.resolve();
+  private producer: Producer | undefined;
+  private plainProducer: Producer | undefined;
+  private consumer: Consumer | undefined;
+  private globalConsumer: Consumer | undefined;
+  private globalGroup: string | undefined;
+  private globals: GlobalStores | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private lastCommit = Date.now();
+  private commitRequested = false;
+  private readonly incarnation = randomUUID().slice(0, 8);
+  private unitSeq = 0;
+  private failure: Error | undefined;
+  private readonly done: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void };
+
+  constructor(readonly topology: Topology, config: StreamsConfig) {
+    this.config = resolveConfig(config);
+    topology.validate();
+    this.subtopologies = topology.subtopologies();
+    let resolve!: () => void;
+    let reject!: (e: Error) => void;
+    const promise = new Promise<void>((res, rej) => { resolve = res; reject = rej; });
+    promise.catch(() => undefined);
+    this.done = { promise, resolve, reject };
+    this.metrics.recordsOutFrom(() => new Map([...this.tasks].map(([id, e]) => [id, e.task.recordsOut])));
+  }
+
+  /** exactly_once without transactions: dedup on source positions, checkpoints with the state. */
+  private get effectivelyOnce(): boolean {
+    return this.config.guarantee === 'exactly_once' && !this.config.transport.capabilities.transactions;
+  }
+
+  private get transactional(): boolean {
+    return this.config.guarantee === 'exactly_once' && this.config.transport.capabilities.transactions;
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'CREATED') throw new StreamsError(`cannot start an application in state ${this.state}`);
+    this.state = 'STARTING';
+    try {
+      await this.planTopics();
+      const { transport, applicationId, instanceId } = this.config;
+      this.plainProducer = transport.producer();
+      await this.plainProducer.connect();
+      if (this.transactional) {
+        // Connecting with the same transactional id aborts what a crashed predecessor left open.
+        this.producer = transport.producer({ transactionalId: `${applicationId}-${instanceId}` });
+        await this.producer.connect();
+      } else {
+        this.producer = this.plainProducer;
+      }
+      await this.startGlobals();
+      this.consumer = transport.consumer({
+        groupId: applicationId,
+        topics: [...this.subOfTopic.keys()],
+        autoOffsetReset: 'earliest',
+        maxBatchSize: 1000,
+        onAssign: (tps) => this.inLane(() => this.assign(tps)),
+        onRevoke: (tps) => this.inLane(() => this.revoke(tps)),
+      });
+      await this.consumer.connect();
+      await this.consumer.run((batch) => this.inLane(() => this.handle(batch)));
+      void this.consumer.stopped().then(
+        () => undefined,
+        (e: unknown) => this.fail(e instanceof Error ? e : new Error(String(e))),
+      );
+      this.timer = setInterval(() => { void this.inLane(() => this.tick()).catch(() => undefined); }, this.config.tickMs);
+      this.state = 'RUNNING';
+    } catch (e) {
+      this.state = 'ERROR';
+      await this.teardown();
+      throw e;
+    }
+  }
+
+  /** Commits what is done, leaves the group, closes tasks and stores. */
+  async close(): Promise<void> {
+    if (this.state === 'CLOSED') return;
+    clearInterval(this.timer);
+    if (this.state === 'RUNNING') await this.inLane(() => this.commit()).catch((e: unknown) => this.config.logger(`final commit failed: ${errorMessage(e)}`));
+    this.state = 'CLOSED';
+    await this.teardown();
+    this.done.resolve();
+  }
+
+  /** Resolves on close; rejects with the error that stopped the application. */
+  stopped(): Promise<void> {
+    return this.done.promise;
+  }
+
+  /** Local tasks' (and global) stores of that name, for read-only interactive queries. */
+  stores<S extends StateStore>(name: string): S[] {
+    const out: S[] = [];
+    for (const { task } of this.tasks.values()) {
+      const s = task.stores.get(name);
+      if (s) out.push(s as S);
+    }
+    const g = this.globals?.store(name);
+    if (g) out.push(g as S);
+    return out;
+  }
+
+  /** Prometheus text exposition of this instance's task metrics. */
+  metricsText(): string {
+    return this.metrics.prometheus(this.config.applicationId);
+  }
+
+  /** Records this instance has consumed and processed since it started (all tasks, ever). */
+  recordsProcessed(): number {
+    let n = 0;
+    for (const id of this.metrics.taskIds()) n += this.metrics.snapshot(id)?.recordsIn ?? 0;
+    return n;
+  }
+
+  /** Every topic this application creates for itself (for a reset: delete them with the group). */
+  internalTopicNames(): string[] {
+    const names = [...this.topology.internalTopics.keys()].map((t) => this.resolve(t));
+    if (this.usesDeadLetters()) names.push(this.config.errors.deadLetterTopic);
+    if (this.effectivelyOnce) names.push(this.checkpointTopic());
+    return names;
+  }
+
+  /** Tasks this instance runs now. */
+  taskIds(): string[] {
+    return [...this.tasks.keys()].sort();
+  }
+
+  // --- start-up ---
+
+  private resolve(topic: string): string {
+    return resolveTopic(this.topology, this.config.applicationId, topic);
+  }
+
+  private async planTopics(): Promise<void> {
+    const { transport, guarantee } = this.config;
+    const admin = transport.admin();
+    if (guarantee === 'exactly_once' && !transport.capabilities.transactions && transport.name !== 'rabbit') {
+      throw new UnsupportedGuaranteeError(`${transport.name} gives neither transactions nor effectively-once; use at_least_once`);
+    }
+    const internal = new Set([...this.topology.internalTopics.keys()].map((t) => this.resolve(t)));
+    const external = new Set<string>();
+    for (const sub of this.subtopologies) {
+      for (const t of sub.sourceTopics) {
+        const r = this.resolve(t);
+        this.subOfTopic.set(r, sub);
+        if (!internal.has(r)) external.add(r);
+      }
+      for (const t of sub.sinkTopics) if (!internal.has(this.resolve(t))) external.add(this.resolve(t));
+      for (const name of sub.nodes) {
+        const node = this.topology.nodes.get(name)!;
+        if (node.kind === 'source') for (const t of node.topics) this.sourceOfTopic.set(this.resolve(t), node);
+      }
+    }
+    for (const g of this.topology.globalStores.values()) for (const t of g.source.topics) external.add(t);
+    const missing: string[] = [];
+    for (const t of external) {
+      const d = await admin.describeTopic(t);
+      if (!d) { missing.push(t); continue; }
+      this.partitions.set(t, d.partitions);
+      if (this.effectivelyOnce && this.subOfTopic.has(t) && d.kind !== 'replayable') {
+        throw new UnsupportedGuaranteeError(
+          `exactly_once on ${transport.name} needs replayable input topics (RabbitMQ streams) to skip what a crash already applied; ${t} is a work topic — create it with kind "replayable" or use at_least_once`);
+      }
+    }
+    if (missing.length > 0) throw new TopologyError(`topics missing: ${missing.join(', ')}; create them before starting ${this.config.applicationId}`);
+    // Repartition topics take the partition count of the sub-topology that writes them.
+    const repartition = [...this.topology.internalTopics.values()].filter((t) => t.purpose === 'repartition');
+    for (let round = 0; round <= repartition.length; round++) {
+      for (const t of repartition) {
+        const name = this.resolve(t.name);
+        if (this.partitions.has(name)) continue;
+        if (t.partitions !== undefined) { this.partitions.set(name, t.partitions); continue; }
+        const writer = this.subtopologies.find((s) => s.sinkTopics.includes(t.name));
+        const counts = writer?.sourceTopics.map((s) => this.partitions.get(this.resolve(s)));
+        if (counts && counts.every((c) => c !== undefined)) this.partitions.set(name, Math.max(...(counts as number[])));
+      }
+    }
+    for (const t of repartition) {
+      if (!this.partitions.has(this.resolve(t.name))) this.partitions.set(this.resolve(t.name), this.config.defaultPartitions);
+    }
+    for (const sub of this.subtopologies) {
+      this.taskCount.set(sub.id, Math.max(...sub.sourceTopics.map((t) => this.partitions.get(this.resolve(t))!)));
+    }
+    for (const group of this.topology.copartitionGroups) {
+      const counts = group.map((t) => `${this.resolve(t)}=${this.partitions.get(this.resolve(t))}`);
+      if (new Set(group.map((t) => this.partitions.get(this.resolve(t)))).size > 1) {
+        throw new TopologyError(`joined topics must be co-partitioned (same partition count, same key): ${counts.join(', ')}; repartition one side or recreate the topic`);
+      }
+    }
+    const specs = [];
+    for (const t of repartition) specs.push({ name: this.resolve(t.name), partitions: this.partitions.get(this.resolve(t.name))!, kind: 'replayable' as const });
+    for (const sub of this.subtopologies) {
+      for (const store of sub.stores) {
+        if (!this.topology.stores.get(store)!.logging) continue;
+        specs.push({ name: this.resolve(changelogName(store)), partitions: this.taskCount.get(sub.id)!, kind: 'replayable' as const, compacted: true });
+      }
+    }
+    if (this.usesDeadLetters()) specs.push({ name: this.config.errors.deadLetterTopic, partitions: 1, kind: 'replayable' as const });
+    if (this.effectivelyOnce) specs.push({ name: this.checkpointTopic(), partitions: 1, kind: 'replayable' as const });
+    await admin.createTopics(specs);
+    for (const s of specs) this.partitions.set(s.name, s.partitions);
+  }
+
+  private usesDeadLetters(): boolean {
+    return this.config.errors.deserialization === 'dead-letter' || this.config.errors.processing === 'dead-letter';
+  }
+
+  private checkpointTopic(): string {
+    return `${this.config.applicationId}-checkpoints`;
+  }
+
+  private async startGlobals(): Promise<void> {
+    if (this.topology.globalStores.size === 0) return;
+    const globals = new GlobalStores(this.topology, this.config.applicationId, this.config.stateDir, () => Date.now());
+    this.globals = globals;
+    const tps: TopicPartition[] = [];
+    for (const t of globals.topics()) for (let p = 0; p < this.partitions.get(t)!; p++) tps.push({ topic: t, partition: p });
+    this.globalGroup = `${this.config.applicationId}-global-${this.incarnation}`;
+    // Updates arrive outside the lane's batches; applying them in the lane keeps reads consistent.
+    this.globalConsumer = await readToEnd({
+      transport: this.config.transport, producer: this.plainProducer!, partitions: tps, groupPrefix: this.globalGroup,
+      groupId: this.globalGroup, follow: true,
+      onRecord: (r) => { void this.inLane(() => this.applyGlobal(r)); },
+    });
+    await this.inLane(async () => {});
+  }
+
+  private async applyGlobal(r: ConsumedRecord): Promise<void> {
+    const source = this.globals!.source(r.topic)!;
+    try {
+      const key = r.key === null ? null : await source.keySerde.deserialize(r.topic, r.key);
+      const value = r.value === null ? null : await source.valueSerde.deserialize(r.topic, r.value);
+      this.globals!.apply(r.topic, { key, value, timestamp: r.timestamp, headers: r.headers }, r.offset, r.partition);
+    } catch (e) {
+      this.config.logger(`global store update skipped (${r.topic}/${r.partition}@${r.offset}): ${errorMessage(e)}`);
+    }
+  }
+
+  // --- rebalance ---
+
+  private taskIdOf(tp: TopicPartition): string | undefined {
+    const sub = this.subOfTopic.get(tp.topic);
+    return sub && `${sub.id}_${tp.partition}`;
+  }
+
+  private async assign(tps: TopicPartition[]): Promise<void> {
+    const fresh = new Map<string, { sub: Subtopology; partition: number }>();
+    for (const tp of tps) {
+      const id = this.taskIdOf(tp);
+      if (!id || this.tasks.has(id)) continue;
+      fresh.set(id, { sub: this.subOfTopic.get(tp.topic)!, partition: tp.partition });
+    }
+    if (fresh.size === 0) return;
+    const created = [...fresh].map(([id, { sub, partition }]) => ({ id, task: new StreamTask(this.topology, sub, partition, this.host(id, partition)) }));
+    const checkpoints = this.effectivelyOnce ? await this.readCheckpoints(new Set(created.map((c) => c.id))) : new Map<string, { last: Checkpoint; units: Set<string> }>();
+    await this.restore(created.map((c) => c.task), checkpoints);
+    for (const { id, task } of created) {
+      task.initialize();
+      const cp = checkpoints.get(id)?.last;
+      this.tasks.set(id, { task, dedup: new Deduplicator(cp), skipBelow: new Map(Object.entries(cp?.offsets ?? {})) });
+    }
+    this.config.logger(`tasks assigned: ${created.map((c) => c.id).join(', ')}`);
+  }
+
+  private async revoke(tps: TopicPartition[]): Promise<void> {
+    const ids = new Set(tps.map((tp) => this.taskIdOf(tp)).filter((id): id is string => id !== undefined && this.tasks.has(id)));
+    if (ids.size === 0) return;
+    try {
+      await this.commit();
+    } catch (e) {
+      // The new owner reprocesses from the last commit; under exactly_once nothing of this one is visible.
+      this.config.logger(`commit on revocation failed, dropping uncommitted work: ${errorMessage(e)}`);
+      this.pending = [];
+      this.changelog = [];
+    }
+    for (const id of ids) {
+      this.tasks.get(id)!.task.close();
+      this.tasks.delete(id);
+    }
+    this.config.logger(`tasks revoked: ${[...ids].join(', ')}`);
+  }
+
+  private async readCheckpoints(ids: Set<string>): Promise<Map<string, { last: Checkpoint; units: Set<string> }>> {
+    const out = new Map<string, { last: Checkpoint; units: Set<string> }>();
+    await readToEnd({
+      transport: this.config.transport, producer: this.plainProducer!, partitions: [{ topic: this.checkpointTopic(), partition: 0 }],
+      groupPrefix: `${this.config.applicationId}-restore`,
+      onRecord: (r) => {
+        if (!r.value) return;
+        const cp = JSON.parse(r.value.toString()) as Checkpoint;
+        if (!ids.has(cp.task)) return;
+        const entry = out.get(cp.task);
+        if (entry) { entry.last = cp; entry.units.add(cp.unit); } else out.set(cp.task, { last: cp, units: new Set([cp.unit]) });
+      },
+    });
+    return out;
+  }
+
+  private async restore(tasks: StreamTask[], checkpoints: Map<string, { units: Set<string> }>): Promise<void> {
+    const targets = new Map<string, { task: StreamTask; store: StateStore }>();
+    for (const task of tasks) {
+      for (const [name, store] of task.stores) {
+        if (!this.topology.stores.get(name)!.logging) continue;
+        store.clear();
+        targets.set(`${this.resolve(changelogName(name))}\u0000${task.partition}`, { task, store });
+      }
+    }
+    if (targets.size === 0) return;
+    const started = Date.now();
+    const restored = new Map<string, number>();
+    await readToEnd({
+      transport: this.config.transport, producer: this.plainProducer!, groupPrefix: `${this.config.applicationId}-restore`,
+      partitions: [...targets.keys()].map((k) => { const [topic, p] = k.split('\u0000'); return { topic: topic!, partition: Number(p) }; }),
+      onRecord: (r) => {
+        const target = targets.get(`${r.topic}\u0000${r.partition}`);
+        if (!target || r.key === null) return;
+        if (this.effectivelyOnce) {
+          // Entries of a commit unit whose checkpoint never landed belong to a crashed attempt.
+          const unit = r.headers[UNIT_HEADER]?.toString();
+          if (!unit || !checkpoints.get(target.task.id)?.units.has(unit)) return;
+        }
+        target.store.restore(r.key, r.value);
+        restored.set(target.task.id, (restored.get(target.task.id) ?? 0) + 1);
+      },
+    });
+    for (const task of tasks) this.metrics.restored(task.id, restored.get(task.id) ?? 0, Date.now() - started);
+  }
+
+  // --- processing ---
+
+  private host(taskId: string, partition: number): TaskHost {
+    return {
+      applicationId: this.config.applicationId,
+      stateDir: this.config.stateDir,
+      errors: this.config.errors,
+      emit: (record) => this.pending.push({ record, taskId }),
+      log: (store, key, value, timestamp) => {
+        this.changelog.push({ topic: this.resolve(changelogName(store)), partition, key, value, timestamp });
+      },
+      now: () => Date.now(),
+      requestCommit: () => { this.commitRequested = true; },
+      globalStore: (name) => this.globals?.store(name),
+    };
+  }
+
+  private async handle(batch: RecordBatch): Promise<void> {
+    if (this.state !== 'RUNNING' && this.state !== 'STARTING') return;
+    const id = this.taskIdOf(batch);
+    const entry = id === undefined ? undefined : this.tasks.get(id);
+    // A batch of a partition revoked meanwhile: not committed, the new owner reads it again.
+    if (!entry) return;
+    const source = this.sourceOfTopic.get(batch.topic)!;
+    const started = performance.now();
+    const decoded: InputRecord[] = [];
+    {
+      for (const r of batch.records) {
+        if (isMarkerRecord(r)) continue;
+        const floor = entry.skipBelow.get(r.topic);
+        if (floor !== undefined && r.offset < floor) continue;
+        if (this.effectivelyOnce && !entry.dedup.admit(r)) continue;
+        try {
+          const key = r.key === null ? null : await source.keySerde.deserialize(r.topic, r.key);
+          const value = r.value === null ? null : await source.valueSerde.deserialize(r.topic, r.value);
+          decoded.push({ topic: r.topic, partition: r.partition, offset: r.offset, key, value, timestamp: r.timestamp, headers: r.headers, raw: { key: r.key, value: r.value } });
+        } catch (e) {
+          entry.task.add(decoded.splice(0));
+          entry.task.process();
+          entry.task.rejectUndecodable({ topic: r.topic, partition: r.partition, offset: r.offset, timestamp: r.timestamp, headers: r.headers, raw: { key: r.key, value: r.value } }, e);
+        }
+      }
+      entry.task.add(decoded);
+      entry.task.process();
+    }
+    this.metrics.processed(id!, batch.records.length, performance.now() - started);
+    const last = batch.records[batch.records.length - 1];
+    if (last && batch.highWatermark !== undefined) this.metrics.lag(id!, `${batch.topic}/${batch.partition}`, Math.max(0, batch.highWatermark - last.offset - 1));
+    await this.maybeCommit();
+  }
+
+  private async tick(): Promise<void> {
+    if (this.state !== 'RUNNING') return;
+    const now = Date.now();
+    for (const { task } of this.tasks.values()) task.punctuateWallClock(now);
+    await this.maybeCommit();
+  }
+
+  private async maybeCommit(): Promise<void> {
+    const due = Date.now() - this.lastCommit >= this.config.commitIntervalMs;
+    if (due || this.commitRequested || this.pending.length + this.changelog.length > 10_000) await this.commit();
+  }
+
+  // --- commit ---
+
+  private async commit(): Promise<void> {
+    this.commitRequested = false;
+    this.lastCommit = Date.now();
+    const positions = [];
+    for (const { task } of this.tasks.values()) {
+      for (const [topic, offset] of task.consumed) positions.push({ topic, partition: task.partition, offset });
+    }
+    if (this.pending.length === 0 && this.changelog.length === 0 && positions.length === 0) return;
+    const started = performance.now();
+    const outputs = await this.serialize(this.pending);
+    const changelog = this.changelog;
+    this.pending = [];
+    this.changelog = [];
+    try {
+      if (this.transactional) {
+        await this.producer!.sendTransaction([...outputs, ...changelog], { groupId: this.config.applicationId, offsets: positions });
+      } else if (this.effectivelyOnce) {
+        const unit = `${this.incarnation}:${this.unitSeq++}`;
+        const tagged = changelog.map((r) => ({ ...r, headers: { ...r.headers, [UNIT_HEADER]: unit } }));
+        await this.producer!.send([...outputs, ...tagged]);
+        const checkpoints = [...this.tasks.entries()].map(([id, e]): ProducerRecord => {
+          const cp: Checkpoint = { task: id, unit, offsets: Object.fromEntries(e.task.consumed), seen: e.dedup.snapshot() };
+          return { topic: this.checkpointTopic(), partition: 0, key: Buffer.from(id), value: Buffer.from(JSON.stringify(cp)) };
+        });
+        await this.producer!.send(checkpoints);
+        await this.commitPositions(positions);
+      } else {
+        if (outputs.length + changelog.length > 0) await this.producer!.send([...outputs, ...changelog]);
+        await this.commitPositions(positions);
+      }
+    } catch (e) {
+      throw new CommitFailure(`commit of ${outputs.length} outputs, ${changelog.length} changelog entries and ${positions.length} positions failed: ${errorMessage(e)}`, {}, { cause: e });
+    }
+    for (const id of this.tasks.keys()) this.metrics.committed(id, performance.now() - started);
+  }
+
+  private async commitPositions(positions: { topic: string; partition: number; offset: number }[]): Promise<void> {
+    const owned = new Set(this.consumer!.assignment().map((tp) => `${tp.topic}\u0000${tp.partition}`));
+    const mine = positions.filter((p) => owned.has(`${p.topic}\u0000${p.partition}`));
+    if (mine.length > 0) await this.consumer!.commit(mine);
+  }
+
+  private async serialize(pending: readonly Pending[]): Promise<ProducerRecord[]> {
+    const out: ProducerRecord[] = [];
+    for (const { record: r, taskId } of pending) {
+      const key = r.key === null || r.key === undefined ? null : r.keySerde ? await r.keySerde.serialize(r.topic, r.key) : (r.key as Buffer);
+      const value = r.value === null || r.value === undefined ? null : r.valueSerde ? await r.valueSerde.serialize(r.topic, r.value) : (r.value as Buffer);
+      let partition: number | undefined;
+      const count = this.partitions.get(r.topic);
+      if (r.partitioner && count !== undefined) partition = r.partitioner(r.key, r.value, count);
+      else if (count !== undefined && key !== null) partition = partitionForKey(key, count);
+      const headers = this.effectivelyOnce && r.origin
+        ? { ...r.headers, [ORIGIN_HEADER]: encodeOrigin({ writer: taskId, ...r.origin }) }
+        : r.headers;
+      out.push({ topic: r.topic, key, value, headers, timestamp: r.timestamp, partition });
+    }
+    return out;
+  }
+
+  // --- lifecycle ---
+
+  private inLane<T>(fn: () => Promise<T> | T): Promise<T> {
+    const run = this.lane.then(async () => {
+      if (this.failure) throw this.failure;
+      return fn();
+    });
+    this.lane = run.then(() => undefined, (e: unknown) => { this.fail(e instanceof Error ? e : new Error(String(e))); });
+    return run;
+  }
+
+  private fail(error: Error): void {
+    if (this.failure || this.state === 'CLOSED') return;
+    this.failure = error;
+    this.state = 'ERROR';
+    this.config.logger(`stopped by error: ${error.message}`);
+    clearInterval(this.timer);
+    void this.teardown().finally(() => this.done.reject(error));
+  }
+
+  private async teardown(): Promise<void> {
+    await this.consumer?.disconnect().catch(() => undefined);
+    await this.globalConsumer?.disconnect().catch(() => undefined);
+    if (this.globalGroup) await this.config.transport.admin().deleteGroups([this.globalGroup]).catch(() => undefined);
+    for (const { task } of this.tasks.values()) {
+      try { task.close(); } catch (e) { this.config.logger(`closing task ${task.id}: ${errorMessage(e)}`); }
+    }
+    this.tasks.clear();
+    this.globals?.close();
+    if (this.producer !== this.plainProducer) await this.producer?.disconnect().catch(() => undefined);
+    await this.plainProducer?.disconnect().catch(() => undefined);
+  }
+}
+
+function isMarkerRecord(r: ConsumedRecord): boolean {
+  return isMarker(r);
+}
