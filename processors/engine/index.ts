@@ -7,6 +7,10 @@ export { KGroupedTable } from './dsl/grouped-table.ts';
 export { GlobalKTable } from './dsl/global-table.ts';
 export type { Consumed, Produced, Materialized, Grouped, Repartitioned, Named } from './dsl/options.ts';
 export { Topology, type Subtopology, type TimestampExtractor } from './topology.ts';
+export {
+  TopologyDescription, type SubtopologyDescription, type GlobalStoreDescription, type InternalTopicDescription,
+  type NodeDescription, type SourceDescription, type ProcessorDescription, type SinkDescription, type MermaidOptions,
+} from './describe.ts';
 export type { Processor, ProcessorContext, ProcessorSupplier, Punctuator, PunctuationType, Cancellable } from './processor.ts';
 export type { StreamRecord, RecordMetadata, Change, Headers } from './record.ts';
 export { Serdes, type Serde, type Codec, type SyncSerde } from './serde.ts';

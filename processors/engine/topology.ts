@@ -4,6 +4,7 @@
  * splits into sub-topologies (connected by edges or shared stores); topics written by one and
  * read by another (repartition topics) are the boundaries.
  */
+import { describeTopology, type TopologyDescription } from './describe.ts';
 import { TopologyError } from './errors.ts';
 import type { ProcessorSupplier } from './processor.ts';
 import type { StreamRecord } from './record.ts';
@@ -222,6 +223,11 @@ export class Topology {
         stores: [...new Set(nodes.flatMap((n) => (n.kind === 'processor' ? n.stores.filter((s) => this.stores.has(s)) : [])))],
       };
     });
+  }
+
+  /** Sub-topologies, global stores and internal topics by name, as Kafka Streams' `describe()`. */
+  describe(): TopologyDescription {
+    return describeTopology(this);
   }
 
   /** Checks the whole graph; the runtime and test driver call it before starting. */
