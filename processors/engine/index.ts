@@ -22,3 +22,11 @@ export * from './errors.ts';
 export { StreamsApp, type StreamsState } from './runtime/streams.ts';
 export type { StreamsConfig, ProcessingGuarantee } from './runtime/config.ts';
 export { Deduplicator, ORIGIN_HEADER, decodeOrigin } from './runtime/effectively-once.ts';
+// Windows, windowed aggregations, suppression, stream–stream and foreign-key joins.
+export { TimeWindows, SlidingWindows, SessionWindows, JoinWindows, type Window } from './dsl/windows.ts';
+export { WindowedSerdes, type Windowed, type WindowedSerde } from './dsl/windowed.ts';
+export { TimeWindowedKStream, type WindowedMaterialized } from './dsl/windowed-stream.ts';
+export { SessionWindowedKStream, type Merger } from './dsl/session-windowed-stream.ts';
+export { droppedLateRecords } from './dsl/window-metadata.ts';
+export { windowStore, type WindowStore, type ReadOnlyWindowStore, type WindowStoreOptions, type WindowStoreEntry, type WindowedKeyValue } from './stores/window.ts';
+export { sessionStore, type SessionStore, type ReadOnlySessionStore, type SessionStoreOptions } from './stores/session.ts';

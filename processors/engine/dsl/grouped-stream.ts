@@ -12,6 +12,9 @@ import { codecOf } from './builder.ts';
 import type { KStream } from './kstream.ts';
 import { KTable } from './ktable.ts';
 import type { Materialized } from './options.ts';
+import { SessionWindowedKStream } from './session-windowed-stream.ts';
+import { TimeWindowedKStream } from './windowed-stream.ts';
+import { SessionWindows, type SlidingWindows, type TimeWindows } from './windows.ts';
 
 export type Initializer<VA> = () => VA;
 export type Aggregator<K, V, VA> = (key: K, value: V, aggregate: VA) => VA;
@@ -34,6 +37,13 @@ export class KGroupedStream<K, V> {
 
   aggregate<VA>(initializer: Initializer<VA>, aggregator: Aggregator<K, V, VA>, materialized: Materialized<K, VA> = {}): KTable<K, VA> {
     return this.doAggregate<VA>((k, v, agg) => aggregator(k, v, agg === undefined ? initializer() : agg), materialized, 'KSTREAM-AGGREGATE');
+  }
+
+  /** Aggregates per key and window from here on (see windowed-stream.ts, session-windowed-stream.ts). */
+  windowedBy(windows: SessionWindows): SessionWindowedKStream<K, V>;
+  windowedBy(windows: TimeWindows | SlidingWindows): TimeWindowedKStream<K, V>;
+  windowedBy(windows: TimeWindows | SlidingWindows | SessionWindows): TimeWindowedKStream<K, V> | SessionWindowedKStream<K, V> {
+    return windows instanceof SessionWindows ? new SessionWindowedKStream(this, windows) : new TimeWindowedKStream(this, windows);
   }
 
   private doAggregate<VA>(step: (key: K, value: V, aggregate: VA | undefined) => VA, materialized: Materialized<K, VA>, prefix: string): KTable<K, VA> {
