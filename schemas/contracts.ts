@@ -6,9 +6,12 @@ import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { Compatibility, RestError, type Client, type SchemaInfo } from '@confluentinc/schemaregistry';
 import { checkEvolution, COMPATIBILITY_LEVELS, type Breakage, type CompatibilityLevel, type RegisteredVersion } from './compat.ts';
-import { TOPICS, schemaText, topicNames, valueSubject, type RecordName } from './topics.ts';
+import { TOPICS, schemaText, topicNames, valueSubject, type RecordName, type TopicName } from './topics.ts';
 
 export interface Contract {
+  /** The contract topic, as in topics.ts. */
+  readonly name: TopicName;
+  /** The topic with the prefix, if any. */
   readonly topic: string;
   readonly subject: string;
   readonly record: RecordName;
@@ -58,7 +61,7 @@ export const COMPATIBILITY_FILE = new URL('./compatibility.json', import.meta.ur
 export function contracts(prefix = ''): Contract[] {
   return topicNames().map((topic) => {
     const record = TOPICS[topic].record;
-    return { topic: `${prefix}${topic}`, subject: valueSubject(`${prefix}${topic}`), record, schema: schemaText(record) };
+    return { name: topic, topic: `${prefix}${topic}`, subject: valueSubject(`${prefix}${topic}`), record, schema: schemaText(record) };
   });
 }
 
