@@ -17,6 +17,7 @@ import { statelessProcessor } from './processors.ts';
 import { sourceTopicsOf } from './stream-table-join.ts';
 import { changeSerde } from './change-serde.ts';
 import { repartitionName } from '../topology.ts';
+import { suppressTable, type Suppressed } from './suppress.ts';
 
 export type JoinKind = 'inner' | 'left' | 'outer';
 
@@ -66,6 +67,11 @@ export class KTable<K, V> {
 
   outerJoin<VO, VR>(other: KTable<K, VO>, joiner: (value: V | null, otherValue: VO | null, key: K) => VR, materialized: Materialized<K, VR> = {}): KTable<K, VR> {
     return this.tableJoin(other, 'outer', joiner, materialized);
+  }
+
+  /** Holds updates back: final results per window, or the latest per key after a time limit (suppress.ts). */
+  suppress(suppressed: Suppressed, named: Named = {}): KTable<K, V> {
+    return suppressTable(this, suppressed, named);
   }
 
   /** Re-keys the table for an aggregation: each update subtracts the old row's group and adds the new one's. */

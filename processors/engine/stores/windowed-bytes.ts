@@ -129,7 +129,8 @@ function writeTime(b: Buffer, time: number, at: number): void {
   b.writeUInt32BE(t - hi * 2 ** 32, at + 4);
 }
 
-function readTime(b: Buffer, at: number): number {
+/** Reads what `timeBytes` wrote. */
+export function readTime(b: Buffer, at = 0): number {
   return (b.readUInt32BE(at) - 2 ** 31) * 2 ** 32 + b.readUInt32BE(at + 4);
 }
 
