@@ -90,5 +90,5 @@ async function runCase(t: ExecutionContext, target: EngineTarget, c: TopologyCas
   await waitUntil(() => count() >= expectedCount, `${expectedCount} outputs (have ${count()})`, 60_000);
   await new Promise((r) => setTimeout(r, 300));
   for (const [name, perKey] of Object.entries(c.expected)) t.deepEqual(got[name] ?? {}, perKey, name);
-  t.is(app.recordsProcessed(), counts[counts.length - 1], 'no record processed twice');
+  t.is(app.recordsProcessed(), counts[counts.length - 1]!, 'no record processed twice');
 }

@@ -294,6 +294,20 @@ class KafkaProducerClient implements Producer {
       throw new TransportError('sendTransaction needs a producer created with a transactionalId', { transport: 'kafka' });
     }
     const byTopic = await this.place(records);
+    // The broker refuses a transaction while it still writes the markers of the previous one, or
+    // aborts the one a crashed predecessor left open: nothing was written, so begin again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.transactionOnce(records, byTopic, positions);
+        return;
+      } catch (e) {
+        if (attempt >= 20 || !isConcurrentTransactions(e)) throw e;
+        await sleep(Math.min(1000, 50 * attempt));
+      }
+    }
+  }
+
+  private async transactionOnce(records: readonly ProducerRecord[], byTopic: Map<string, Placed[]>, positions: GroupPositions | undefined): Promise<void> {
     const txn = await this.producer.transaction().catch((e: unknown) => { throw this.transport.wrap(e, 'cannot begin a transaction'); });
     try {
       if (records.length > 0) await txn.sendBatch({ acks: -1, topicMessages: topicMessages(byTopic) });
@@ -338,6 +352,13 @@ class KafkaProducerClient implements Producer {
     this.connected = false;
     await this.producer.disconnect();
   }
+}
+
+function isConcurrentTransactions(e: unknown): boolean {
+  for (let c: unknown = e; c instanceof Error; c = (c as Error & { cause?: unknown }).cause) {
+    if ((c as Error & { type?: string }).type === 'CONCURRENT_TRANSACTIONS' || /another concurrent operation on the same transaction/.test(c.message)) return true;
+  }
+  return false;
 }
 
 interface Placed {

@@ -45,6 +45,7 @@ export class StreamsApp {
   private readonly partitions = new Map<string, number>();
   private readonly taskCount = new Map<number, number>();
   private pending: Pending[] = [];
+  private readonly committedPositions = new Map<string, number>();
   private changelog: ProducerRecord[] = [];
   private lane: Promise<void> = Promise.resolve();
   private producer: Producer | undefined;
@@ -446,7 +447,8 @@ export class StreamsApp {
     for (const { task } of this.tasks.values()) {
       for (const [topic, offset] of task.consumed) positions.push({ topic, partition: task.partition, offset });
     }
-    if (this.pending.length === 0 && this.changelog.length === 0 && positions.length === 0) return;
+    const moved = positions.filter((p) => this.committedPositions.get(`${p.topic}\u0000${p.partition}`) !== p.offset);
+    if (this.pending.length === 0 && this.changelog.length === 0 && moved.length === 0) return;
     const started = performance.now();
     const outputs = await this.serialize(this.pending);
     const changelog = this.changelog;
@@ -472,6 +474,7 @@ export class StreamsApp {
     } catch (e) {
       throw new CommitFailure(`commit of ${outputs.length} outputs, ${changelog.length} changelog entries and ${positions.length} positions failed: ${errorMessage(e)}`, {}, { cause: e });
     }
+    for (const p of positions) this.committedPositions.set(`${p.topic}\u0000${p.partition}`, p.offset);
     for (const id of this.tasks.keys()) this.metrics.committed(id, performance.now() - started);
   }
 
