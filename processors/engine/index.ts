@@ -31,3 +31,4 @@ export { droppedLateRecords } from './dsl/window-metadata.ts';
 export { windowStore, type WindowStore, type ReadOnlyWindowStore, type WindowStoreOptions, type WindowStoreEntry, type WindowedKeyValue } from './stores/window.ts';
 export { sessionStore, type SessionStore, type ReadOnlySessionStore, type SessionStoreOptions } from './stores/session.ts';
 export { Suppressed, BufferConfig, type BufferFullStrategy } from './dsl/suppress.ts';
+export type { StreamJoined, StreamJoiner } from './dsl/stream-stream-join.ts';

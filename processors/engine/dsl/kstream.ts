@@ -16,6 +16,8 @@ import type { KTable } from './ktable.ts';
 import type { Grouped, Materialized, Named, Produced, Repartitioned } from './options.ts';
 import { statelessProcessor, toChangeProcessor } from './processors.ts';
 import { streamTableJoin, streamGlobalTableJoin } from './stream-table-join.ts';
+import { streamStreamJoin, type StreamJoined, type StreamJoiner } from './stream-stream-join.ts';
+import type { JoinWindows } from './windows.ts';
 
 export type KeyValuePair<K, V> = readonly [K, V];
 
@@ -130,14 +132,27 @@ export class KStream<K, V> {
     return this.builder.materialize<K, V>(changes, { keySerde: this.keySerde, valueSerde: this.valueSerde, ...materialized });
   }
 
+  /** Stream–stream inner join: records of both streams whose times are within the join window. */
+  join<VO, VR>(other: KStream<K, VO>, joiner: (value: V, otherValue: VO, key: K) => VR, windows: JoinWindows, joined?: StreamJoined<K, V, VO>): KStream<K, VR>;
   /** Stream–table inner join: each stream record looks up the table's current value for its key. */
-  join<VT, VR>(table: KTable<K, VT>, joiner: (value: V, tableValue: VT, key: K) => VR, named: Named = {}): KStream<K, VR> {
-    return streamTableJoin(this.copartitioned(), table, joiner, false, named);
+  join<VT, VR>(table: KTable<K, VT>, joiner: (value: V, tableValue: VT, key: K) => VR, named?: Named): KStream<K, VR>;
+  join<VO, VR>(other: KStream<K, VO> | KTable<K, VO>, joiner: (value: V, otherValue: VO, key: K) => VR, third?: JoinWindows | Named, joined?: StreamJoined<K, V, VO>): KStream<K, VR> {
+    if (other instanceof KStream) return streamStreamJoin(this, other, joiner as StreamJoiner<K, V, VO, VR>, third as JoinWindows, 'inner', joined);
+    return streamTableJoin(this.copartitioned(), other, joiner, false, (third ?? {}) as Named);
   }
 
+  /** Stream–stream left join: a record without partner joins null once its window has closed. */
+  leftJoin<VO, VR>(other: KStream<K, VO>, joiner: (value: V, otherValue: VO | null, key: K) => VR, windows: JoinWindows, joined?: StreamJoined<K, V, VO>): KStream<K, VR>;
   /** Stream–table left join: the table value is null when the key has none. */
-  leftJoin<VT, VR>(table: KTable<K, VT>, joiner: (value: V, tableValue: VT | null, key: K) => VR, named: Named = {}): KStream<K, VR> {
-    return streamTableJoin(this.copartitioned(), table, joiner as (v: V, t: VT, k: K) => VR, true, named);
+  leftJoin<VT, VR>(table: KTable<K, VT>, joiner: (value: V, tableValue: VT | null, key: K) => VR, named?: Named): KStream<K, VR>;
+  leftJoin<VO, VR>(other: KStream<K, VO> | KTable<K, VO>, joiner: (value: V, otherValue: VO | null, key: K) => VR, third?: JoinWindows | Named, joined?: StreamJoined<K, V, VO>): KStream<K, VR> {
+    if (other instanceof KStream) return streamStreamJoin(this, other, joiner as StreamJoiner<K, V, VO, VR>, third as JoinWindows, 'left', joined);
+    return streamTableJoin(this.copartitioned(), other, joiner as (v: V, t: VO, k: K) => VR, true, (third ?? {}) as Named);
+  }
+
+  /** Stream–stream outer join: a record of either side without partner joins null once its window has closed. */
+  outerJoin<VO, VR>(other: KStream<K, VO>, joiner: (value: V | null, otherValue: VO | null, key: K) => VR, windows: JoinWindows, joined?: StreamJoined<K, V, VO>): KStream<K, VR> {
+    return streamStreamJoin(this, other, joiner, windows, 'outer', joined);
   }
 
   /** Stream–global-table join on a key chosen from each record; needs no co-partitioning. */
