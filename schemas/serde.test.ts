@@ -4,6 +4,7 @@
  */
 import test from 'ava';
 import avsc from 'avsc';
+import { AvroSerializer, SerdeType, SubjectNameStrategyType } from '@confluentinc/schemaregistry';
 import { avroSerde, avroValueSerde, readWireHeader } from './serde.ts';
 import { embeddedRegistry, registryFromEnv, remoteRegistry } from './registry.ts';
 import { DeserializationError, RecordValidationError, SchemaRegistryError, type DeserializationReason } from './errors.ts';
@@ -23,6 +24,19 @@ test('every topic round-trips; the bytes are magic byte 0, the registered id, th
     t.is(schemaId, id, topic);
     t.deepEqual(plain(topicType(topic).fromBuffer(body)), value, topic);
     t.deepEqual(await serde.deserialize(topic, bytes), value, topic);
+  }
+});
+
+test("the bytes are exactly what the client library's AvroSerializer writes for the same schema id", async (t) => {
+  const { client } = embeddedRegistry();
+  for (const topic of topicNames()) {
+    const value = sampleValue(topic);
+    const ours = await avroValueSerde(client, topic).serialize(topic, value);
+    const library = new AvroSerializer(client, SerdeType.VALUE, {
+      useSchemaId: ours.readInt32BE(1),
+      subjectNameStrategyType: SubjectNameStrategyType.TOPIC,
+    });
+    t.deepEqual(await library.serialize(topic, value), ours, topic);
   }
 });
 

@@ -6,7 +6,7 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { randomUUID } from 'node:crypto';
-import { SchemaRegistryClient } from '@confluentinc/schemaregistry';
+import { AvroSerializer, SchemaRegistryClient, SerdeType, SubjectNameStrategyType } from '@confluentinc/schemaregistry';
 import { createTransport, type ConsumedRecord, type TransportConfig } from '../transports/index.ts';
 import { endpoints } from '../scripts/endpoints.ts';
 import { avroValueSerde, readWireHeader } from './serde.ts';
@@ -40,6 +40,8 @@ for (const [name, config] of brokers) {
       t.is(bytes[0], 0, `${topic}: magic byte`);
       const registered = await client.getId(`${prefix}${topic}-value`, { schemaType: 'AVRO', schema: schemaText(TOPICS[topic].record) }, false);
       t.is(id, registered, `${topic}: the header's schema id is the registered one`);
+      const library = new AvroSerializer(client, SerdeType.VALUE, { useSchemaId: id, subjectNameStrategyType: SubjectNameStrategyType.TOPIC });
+      t.deepEqual(await library.serialize(`${prefix}${topic}`, values.get(topic)), bytes, `${topic}: the client library's AvroSerializer writes the same bytes`);
       t.deepEqual(await avroValueSerde(client, topic).deserialize(`${prefix}${topic}`, bytes), values.get(topic), topic);
     }
   });
