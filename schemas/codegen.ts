@@ -33,6 +33,8 @@ export function generateTypes(dir: string = SCHEMA_DIR): GeneratedFiles {
   const names: string[] = [];
   /** Short name of every named type inside the records → [full name, module, TS namespace]. */
   const nested = new Map<string, [string, string, string]>();
+  /** Enum short name → its symbols, for runtime lists. */
+  const enums = new Map<string, string[]>();
   for (const file of schemaFiles(dir)) {
     const schema = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Schema & { name?: string };
     const name = schema.name;
@@ -40,8 +42,9 @@ export function generateTypes(dir: string = SCHEMA_DIR): GeneratedFiles {
       throw new Error(`schemas/${file}: a contract file must hold one named record and be called <record name>.avsc`);
     }
     names.push(name);
-    for (const [short, full] of namedTypes(schema)) {
+    for (const [short, full, symbols] of namedTypes(schema)) {
       if (short === name) continue;
+      if (symbols !== undefined) enums.set(short, symbols);
       const seen = nested.get(short);
       if (seen !== undefined && seen[0] !== full) {
         throw new Error(`schemas/${file}: type name ${short} is ${full} here and ${seen[0]} in ${seen[1]}.avsc; short names must be unique`);
@@ -61,6 +64,11 @@ export function generateTypes(dir: string = SCHEMA_DIR): GeneratedFiles {
       const [full, module, ns] = nested.get(short) ?? ['', '', ''];
       return [`/** ${full} */`, `export type ${short} = import('./${module}.ts').${ns}.${short};`];
     }),
+    '',
+    ...[...enums.keys()].sort().flatMap((short) => [
+      `/** The symbols of ${nested.get(short)?.[0] ?? short}, in schema order. */`,
+      `export const ${short}Symbols: readonly ${short}[] = ${JSON.stringify(enums.get(short))};`,
+    ]),
     '',
     '/** Record name → the type of its values. */',
     'export interface Records {',
@@ -91,15 +99,15 @@ export function writeGenerated(generated: GeneratedFiles, dir: string = GENERATE
   for (const [file, text] of generated) writeFileSync(join(dir, file), text);
 }
 
-/** Every named type (record, enum, fixed) declared in a schema: [short name, full name]. */
-function namedTypes(schema: unknown, namespace = ''): [string, string][] {
+/** Every named type (record, enum, fixed) declared in a schema: [short name, full name, enum symbols]. */
+function namedTypes(schema: unknown, namespace = ''): [string, string, string[] | undefined][] {
   if (Array.isArray(schema)) return schema.flatMap((s) => namedTypes(s, namespace));
   if (typeof schema !== 'object' || schema === null) return [];
-  const s = schema as { type?: unknown; name?: unknown; namespace?: unknown; fields?: unknown; items?: unknown; values?: unknown };
+  const s = schema as { type?: unknown; name?: unknown; namespace?: unknown; fields?: unknown; items?: unknown; values?: unknown; symbols?: unknown };
   const ns = typeof s.namespace === 'string' ? s.namespace : namespace;
-  const own: [string, string][] =
+  const own: [string, string, string[] | undefined][] =
     typeof s.name === 'string' && (s.type === 'record' || s.type === 'enum' || s.type === 'fixed')
-      ? [[s.name, `${ns}.${s.name}`]]
+      ? [[s.name, `${ns}.${s.name}`, s.type === 'enum' ? (s.symbols as string[]) : undefined]]
       : [];
   const fields = Array.isArray(s.fields) ? s.fields.map((f: { type?: unknown }) => f.type) : [];
   return [...own, ...[...fields, s.items, s.values, typeof s.type === 'object' ? s.type : undefined].flatMap((t) => namedTypes(t, ns))];

@@ -49,6 +49,19 @@ export type StockResponseStatus = import('./StockResponseMessage.ts').ComOrderst
 /** com.orderstream.user.UserRole */
 export type UserRole = import('./User.ts').ComOrderstreamUser.UserRole;
 
+/** The symbols of com.orderstream.delivery.DeliveryStartStatus, in schema order. */
+export const DeliveryStartStatusSymbols: readonly DeliveryStartStatus[] = ["STARTED","FAILED"];
+/** The symbols of com.orderstream.order.Fulfilment, in schema order. */
+export const FulfilmentSymbols: readonly Fulfilment[] = ["DELIVERY","WAREHOUSE"];
+/** The symbols of com.orderstream.order.OrderStatus, in schema order. */
+export const OrderStatusSymbols: readonly OrderStatus[] = ["CREATED","PENDING_PAYMENT","PAYMENT_COMPLETED","PREPARING","IN_WAREHOUSE","SHIPMENT_STARTED","IN_TRANSIT","COMPLETED","REFUND_REQUESTED","REFUNDED","CANCELLED"];
+/** The symbols of com.orderstream.payment.PaymentStatus, in schema order. */
+export const PaymentStatusSymbols: readonly PaymentStatus[] = ["SUCCESS","FAILED"];
+/** The symbols of com.orderstream.stock.StockResponseStatus, in schema order. */
+export const StockResponseStatusSymbols: readonly StockResponseStatus[] = ["SUCCESS","FAILED"];
+/** The symbols of com.orderstream.user.UserRole, in schema order. */
+export const UserRoleSymbols: readonly UserRole[] = ["BUYER","SELLER"];
+
 /** Record name → the type of its values. */
 export interface Records {
   ChatMessage: ChatMessage;
