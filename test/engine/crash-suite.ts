@@ -44,6 +44,7 @@ async function startWorker(target: CrashTarget, id: string, appId: string, insta
 }
 
 async function stop(w: Worker, signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
+  if (w.child.exitCode !== null || w.child.signalCode !== null) return;
   w.child.kill(signal);
   await w.exited;
 }
@@ -110,7 +111,7 @@ async function harness(t: ExecutionContext, target: CrashTarget): Promise<Harnes
   };
 }
 
-async function checkExactlyOnce(t: ExecutionContext, target: CrashTarget, h: Harness): Promise<void> {
+async function checkExactlyOnce(t: ExecutionContext, target: CrashTarget, h: Harness, stopWorkers: () => Promise<void>): Promise<void> {
   await waitUntil(() => h.joined.size >= RECORDS && [...h.counts.values()].reduce((n, v) => n + v.length, 0) >= RECORDS,
     `all results (joined ${h.joined.size}, counts ${[...h.counts.values()].reduce((n, v) => n + v.length, 0)} of ${RECORDS})`, 120_000);
   await new Promise((r) => setTimeout(r, 1500));
@@ -122,6 +123,7 @@ async function checkExactlyOnce(t: ExecutionContext, target: CrashTarget, h: Har
     t.deepEqual(h.counts.get(`k${k}`), expected, `counts of k${k} run 1..n once`);
   }
   t.log(`${target.name}: ${h.rawDuplicates()} re-sent copies dropped by origin`);
+  await stopWorkers();
   // A fresh instance restores the store from the changelog alone.
   const app = new StreamsApp(crashTopology(h.topics), { applicationId: h.appId, instanceId: 'verifier', transport: h.transport, guarantee: 'exactly_once', logger: () => {} });
   await app.start();
@@ -147,8 +149,7 @@ export function crashSuite(target: CrashTarget): void {
       worker = await startWorker(target, h.topics.input.slice(-8), h.appId, 'w1');
     }
     await producing;
-    await checkExactlyOnce(t, target, h);
-    await stop(worker, 'SIGTERM');
+    await checkExactlyOnce(t, target, h, () => stop(worker, 'SIGTERM'));
   });
 
   test.serial(`${target.name}: a second worker joins and leaves mid-stream; results stay exact`, async (t) => {
@@ -160,8 +161,7 @@ export function crashSuite(target: CrashTarget): void {
     await h.produce(RECORDS / 3, (2 * RECORDS) / 3);
     await stop(w2, 'SIGTERM');
     await h.produce((2 * RECORDS) / 3, RECORDS);
-    await checkExactlyOnce(t, target, h);
-    await stop(w1, 'SIGTERM');
+    await checkExactlyOnce(t, target, h, () => stop(w1, 'SIGTERM'));
   });
 }
 

@@ -165,7 +165,7 @@ export class StreamsApp {
   internalTopicNames(): string[] {
     const names = [...this.topology.internalTopics.keys()].map((t) => this.resolve(t));
     if (this.usesDeadLetters()) names.push(this.config.errors.deadLetterTopic);
-    if (this.effectivelyOnce) names.push(this.checkpointTopic());
+    if (this.config.guarantee === 'exactly_once') names.push(this.checkpointTopic());
     return names;
   }
 
@@ -245,7 +245,7 @@ export class StreamsApp {
       }
     }
     if (this.usesDeadLetters()) specs.push({ name: this.config.errors.deadLetterTopic, partitions: 1, kind: 'replayable' as const });
-    if (this.effectivelyOnce) specs.push({ name: this.checkpointTopic(), partitions: 1, kind: 'replayable' as const });
+    if (this.config.guarantee === 'exactly_once') specs.push({ name: this.checkpointTopic(), partitions: 1, kind: 'replayable' as const });
     await admin.createTopics(specs);
     for (const s of specs) this.partitions.set(s.name, s.partitions);
   }
@@ -301,11 +301,15 @@ export class StreamsApp {
     }
     if (fresh.size === 0) return;
     const created = [...fresh].map(([id, { sub, partition }]) => ({ id, task: new StreamTask(this.topology, sub, partition, this.host(id, partition)) }));
-    const checkpoints = this.effectivelyOnce ? await this.readCheckpoints(new Set(created.map((c) => c.id))) : new Map<string, { last: Checkpoint; units: Set<string> }>();
+    // Under exactly_once a task resumes from its checkpoint, not from the group's committed
+    // offsets: KafkaJS reads those without waiting for a just-committed transaction (no
+    // require_stable), so they can lag behind what the state already holds.
+    const checkpoints = this.config.guarantee === 'exactly_once' ? await this.readCheckpoints(new Set(created.map((c) => c.id))) : new Map<string, { last: Checkpoint; units: Set<string> }>();
     await this.restore(created.map((c) => c.task), checkpoints);
     for (const { id, task } of created) {
       task.initialize();
       const cp = checkpoints.get(id)?.last;
+      for (const [topic, offset] of Object.entries(cp?.offsets ?? {})) task.consumed.set(topic, offset);
       this.tasks.set(id, { task, dedup: new Deduplicator(cp), skipBelow: new Map(Object.entries(cp?.offsets ?? {})) });
     }
     this.config.logger(`tasks assigned: ${created.map((c) => c.id).join(', ')}`);
@@ -456,16 +460,12 @@ export class StreamsApp {
     this.changelog = [];
     try {
       if (this.transactional) {
-        await this.producer!.sendTransaction([...outputs, ...changelog], { groupId: this.config.applicationId, offsets: positions });
+        await this.producer!.sendTransaction([...outputs, ...changelog, ...this.checkpoints('')], { groupId: this.config.applicationId, offsets: positions });
       } else if (this.effectivelyOnce) {
         const unit = `${this.incarnation}:${this.unitSeq++}`;
         const tagged = changelog.map((r) => ({ ...r, headers: { ...r.headers, [UNIT_HEADER]: unit } }));
         await this.producer!.send([...outputs, ...tagged]);
-        const checkpoints = [...this.tasks.entries()].map(([id, e]): ProducerRecord => {
-          const cp: Checkpoint = { task: id, unit, offsets: Object.fromEntries(e.task.consumed), seen: e.dedup.snapshot() };
-          return { topic: this.checkpointTopic(), partition: 0, key: Buffer.from(id), value: Buffer.from(JSON.stringify(cp)) };
-        });
-        await this.producer!.send(checkpoints);
+        await this.producer!.send(this.checkpoints(unit));
         await this.commitPositions(positions);
       } else {
         if (outputs.length + changelog.length > 0) await this.producer!.send([...outputs, ...changelog]);
@@ -476,6 +476,13 @@ export class StreamsApp {
     }
     for (const p of positions) this.committedPositions.set(`${p.topic}\u0000${p.partition}`, p.offset);
     for (const id of this.tasks.keys()) this.metrics.committed(id, performance.now() - started);
+  }
+
+  private checkpoints(unit: string): ProducerRecord[] {
+    return [...this.tasks.entries()].map(([id, e]): ProducerRecord => {
+      const cp: Checkpoint = { task: id, unit, offsets: Object.fromEntries(e.task.consumed), seen: e.dedup.snapshot() };
+      return { topic: this.checkpointTopic(), partition: 0, key: Buffer.from(id), value: Buffer.from(JSON.stringify(cp)) };
+    });
   }
 
   private async commitPositions(positions: { topic: string; partition: number; offset: number }[]): Promise<void> {
