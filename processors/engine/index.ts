@@ -32,3 +32,4 @@ export { windowStore, type WindowStore, type ReadOnlyWindowStore, type WindowSto
 export { sessionStore, type SessionStore, type ReadOnlySessionStore, type SessionStoreOptions } from './stores/session.ts';
 export { Suppressed, BufferConfig, type BufferFullStrategy } from './dsl/suppress.ts';
 export type { StreamJoined, StreamJoiner } from './dsl/stream-stream-join.ts';
+export type { ForeignKeyJoiner } from './dsl/foreign-key-join.ts';

@@ -18,8 +18,12 @@ import { sourceTopicsOf } from './stream-table-join.ts';
 import { changeSerde } from './change-serde.ts';
 import { repartitionName } from '../topology.ts';
 import { suppressTable, type Suppressed } from './suppress.ts';
+import { foreignKeyJoin, type ForeignKeyJoiner } from './foreign-key-join.ts';
 
 export type JoinKind = 'inner' | 'left' | 'outer';
+
+/** The implementation signature of overloaded joins: the overloads carry the types. */
+type AnyFunction = (...args: never[]) => unknown;
 
 export class KTable<K, V> {
   constructor(
@@ -57,12 +61,20 @@ export class KTable<K, V> {
     return new KStream<K, V | null>(this.builder, name, this.keySerde, this.valueSerde as Serde<V | null> | undefined, false);
   }
 
-  join<VO, VR>(other: KTable<K, VO>, joiner: (value: V, otherValue: VO, key: K) => VR, materialized: Materialized<K, VR> = {}): KTable<K, VR> {
-    return this.tableJoin(other, 'inner', joiner as (v: V | null, o: VO | null, k: K) => VR, materialized);
+  /** Foreign-key inner join: each row joins the other table's row whose key its value names (foreign-key-join.ts). */
+  join<KO, VO, VR>(other: KTable<KO, VO>, foreignKey: (value: V) => KO | null | undefined, joiner: (value: V, otherValue: VO, key: K) => VR, materialized?: Materialized<K, VR>): KTable<K, VR>;
+  join<VO, VR>(other: KTable<K, VO>, joiner: (value: V, otherValue: VO, key: K) => VR, materialized?: Materialized<K, VR>): KTable<K, VR>;
+  join<VO, VR>(other: object, a: AnyFunction, b?: Materialized<K, VR> | AnyFunction, c: Materialized<K, VR> = {}): KTable<K, VR> {
+    if (typeof b === 'function') return foreignKeyJoin(this, other as KTable<unknown, VO>, a as (value: V) => unknown, b as ForeignKeyJoiner<K, V, VO | null, VR>, false, c);
+    return this.tableJoin(other as KTable<K, VO>, 'inner', a as (v: V | null, o: VO | null, k: K) => VR, b ?? {});
   }
 
-  leftJoin<VO, VR>(other: KTable<K, VO>, joiner: (value: V, otherValue: VO | null, key: K) => VR, materialized: Materialized<K, VR> = {}): KTable<K, VR> {
-    return this.tableJoin(other, 'left', joiner as (v: V | null, o: VO | null, k: K) => VR, materialized);
+  /** Foreign-key left join: a row whose foreign key has no row joins null. */
+  leftJoin<KO, VO, VR>(other: KTable<KO, VO>, foreignKey: (value: V) => KO | null | undefined, joiner: (value: V, otherValue: VO | null, key: K) => VR, materialized?: Materialized<K, VR>): KTable<K, VR>;
+  leftJoin<VO, VR>(other: KTable<K, VO>, joiner: (value: V, otherValue: VO | null, key: K) => VR, materialized?: Materialized<K, VR>): KTable<K, VR>;
+  leftJoin<VO, VR>(other: object, a: AnyFunction, b?: Materialized<K, VR> | AnyFunction, c: Materialized<K, VR> = {}): KTable<K, VR> {
+    if (typeof b === 'function') return foreignKeyJoin(this, other as KTable<unknown, VO>, a as (value: V) => unknown, b as ForeignKeyJoiner<K, V, VO | null, VR>, true, c);
+    return this.tableJoin(other as KTable<K, VO>, 'left', a as (v: V | null, o: VO | null, k: K) => VR, b ?? {});
   }
 
   outerJoin<VO, VR>(other: KTable<K, VO>, joiner: (value: V | null, otherValue: VO | null, key: K) => VR, materialized: Materialized<K, VR> = {}): KTable<K, VR> {

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { JoinWindows, StreamsBuilder, TopologyTestDriver, type Topology } from '../index.ts';
+import { JoinWindows, StreamsBuilder, TopologyTestDriver, type KeyValueStore, type Topology } from '../index.ts';
 
 const show = (l: string | null, r: string | null) => `[${l}, ${r}]`;
 
@@ -96,4 +96,58 @@ test('a key-changed stream is repartitioned before the join and the inputs are c
   d.pipe('payments', 'c1', 'p1', { timestamp: 3 });
   t.deepEqual(d.readKeyValues('paid'), [['c1', 'o1:p1']]);
   d.close();
+});
+
+interface Order { customer: string | null; amount: number }
+interface Customer { name: string }
+
+function foreignKeyJoins(): Topology {
+  const b = new StreamsBuilder();
+  const orders = b.table<string, Order>('orders');
+  const customers = b.table<string, Customer>('customers');
+  orders.join(customers, (o) => o.customer, (o, c) => `${c.name}:${o.amount}`, { storeName: 'inner-result' }).toStream().to('inner');
+  orders.leftJoin(customers, (o) => o.customer, (o, c) => `${c?.name ?? 'null'}:${o.amount}`).toStream().to('left');
+  return b.build();
+}
+
+test('foreign-key joins follow foreign-key changes, right-side changes and deletes on both sides', (t) => {
+  const topology = foreignKeyJoins();
+  const d = new TopologyTestDriver(topology);
+  const step = (topic: 'orders' | 'customers', key: string, value: Order | Customer | null) => {
+    d.pipe(topic, key, value);
+    return { inner: d.readKeyValues<string, string | null>('inner'), left: d.readKeyValues<string, string | null>('left') };
+  };
+  t.deepEqual(step('customers', 'c1', { name: 'ann' }), { inner: [], left: [] });
+  t.deepEqual(step('orders', 'o1', { customer: 'c1', amount: 5 }), { inner: [['o1', 'ann:5']], left: [['o1', 'ann:5']] });
+  t.deepEqual(step('orders', 'o2', { customer: 'c2', amount: 7 }), { inner: [], left: [['o2', 'null:7']] }, 'no customer c2 yet');
+  t.deepEqual(step('customers', 'c2', { name: 'bob' }), { inner: [['o2', 'bob:7']], left: [['o2', 'bob:7']] });
+  t.deepEqual(step('customers', 'c1', { name: 'anna' }), { inner: [['o1', 'anna:5']], left: [['o1', 'anna:5']] }, 'a right update reaches its subscribers');
+  t.deepEqual(step('orders', 'o1', { customer: 'c2', amount: 5 }), {
+    inner: [['o1', 'bob:5']],
+    left: [['o1', 'null:5'], ['o1', 'bob:5']], // as Kafka Streams: the old key's retraction, then the new join
+  }, 'the foreign key moved from c1 to c2');
+  t.deepEqual(step('customers', 'c1', { name: 'ann again' }), { inner: [], left: [] }, 'o1 no longer follows c1');
+  t.deepEqual(step('customers', 'c2', null), { inner: [['o1', null], ['o2', null]], left: [['o1', 'null:5'], ['o2', 'null:7']] }, 'right delete');
+  t.deepEqual(step('customers', 'c2', { name: 'bobby' }), { inner: [['o1', 'bobby:5'], ['o2', 'bobby:7']], left: [['o1', 'bobby:5'], ['o2', 'bobby:7']] });
+  t.deepEqual(step('orders', 'o2', null), { inner: [['o2', null]], left: [['o2', null]] }, 'left delete');
+  t.deepEqual(step('customers', 'c2', { name: 'robert' }), { inner: [['o1', 'robert:5']], left: [['o1', 'robert:5']] }, 'the deleted o2 unsubscribed');
+  t.deepEqual(step('orders', 'o1', { customer: 'c3', amount: 5 }), { inner: [['o1', null]], left: [['o1', 'null:5'], ['o1', 'null:5']] }, 'moved to a missing key');
+  t.deepEqual(step('customers', 'c3', { name: 'carl' }), { inner: [['o1', 'carl:5']], left: [['o1', 'carl:5']] });
+  t.deepEqual(step('orders', 'o3', { customer: null, amount: 1 }), { inner: [], left: [['o3', 'null:1']] }, 'no foreign key');
+  t.deepEqual(step('orders', 'o3', { customer: 'c3', amount: 1 }), { inner: [['o3', 'carl:1']], left: [['o3', 'carl:1']] }, 'from no foreign key to one');
+  t.deepEqual(step('orders', 'o3', { customer: null, amount: 1 }), { inner: [['o3', null]], left: [['o3', 'null:1'], ['o3', 'null:1']] }, 'back to none: retracted');
+  t.is(d.getStore<KeyValueStore<string, string>>('inner-result').get('o1'), 'carl:5');
+  d.close();
+});
+
+test('foreign-key join subscriptions and responses cross internal topics co-partitioned with each table', (t) => {
+  const topology = foreignKeyJoins();
+  const internal = [...topology.internalTopics.values()].filter((i) => i.purpose === 'repartition').map((i) => i.name);
+  const subscription = internal.filter((n) => n.includes('subscription-registration'));
+  const response = internal.filter((n) => n.includes('subscription-response'));
+  t.is(subscription.length, 2);
+  t.is(response.length, 2);
+  for (const s of subscription) t.true(topology.copartitionGroups.some((g) => g.includes(s) && g.includes('customers')));
+  for (const r of response) t.true(topology.copartitionGroups.some((g) => g.includes(r) && g.includes('orders')));
+  t.true(topology.subtopologies().length >= 2, 'the right side runs where the customers are');
 });
