@@ -2,10 +2,12 @@
  * The contract gate: compares local .avsc files with what the registry holds, registers them,
  * lists subjects. The CLI (contracts-cli.ts) is a thin shell over these functions.
  */
-import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
-import { Compatibility, RestError, type Client, type SchemaInfo } from '@confluentinc/schemaregistry';
-import { checkEvolution, COMPATIBILITY_LEVELS, type Breakage, type CompatibilityLevel, type RegisteredVersion } from './compat.ts';
+import { RestError, type Client, type SchemaInfo } from '@confluentinc/schemaregistry';
+import { checkEvolution, type Breakage, type CompatibilityLevel, type RegisteredVersion } from './compat.ts';
+import { setSubjectLevel } from './compatibility.ts';
+
+export { COMPATIBILITY_FILE, loadCompatibilityConfig, levelFor, type CompatibilityConfig } from './compatibility.ts';
 import { TOPICS, schemaText, topicNames, valueSubject, type RecordName, type TopicName } from './topics.ts';
 
 export interface Contract {
@@ -17,12 +19,6 @@ export interface Contract {
   readonly record: RecordName;
   /** Minified schema text. */
   readonly schema: string;
-}
-
-export interface CompatibilityConfig {
-  readonly default: CompatibilityLevel;
-  /** Per-subject levels, by subject name without any test prefix (e.g. `order-created-value`). */
-  readonly subjects: Readonly<Record<string, CompatibilityLevel>>;
 }
 
 export type CheckStatus = 'new' | 'unchanged' | 'compatible' | 'incompatible';
@@ -55,31 +51,12 @@ export interface SubjectListing {
   readonly compatibility: string | undefined;
 }
 
-export const COMPATIBILITY_FILE = new URL('./compatibility.json', import.meta.url);
-
 /** Every topic's value contract; `prefix` is put before each topic name (tests, staging). */
 export function contracts(prefix = ''): Contract[] {
   return topicNames().map((topic) => {
     const record = TOPICS[topic].record;
     return { name: topic, topic: `${prefix}${topic}`, subject: valueSubject(`${prefix}${topic}`), record, schema: schemaText(record) };
   });
-}
-
-export function loadCompatibilityConfig(file: URL | string = COMPATIBILITY_FILE): CompatibilityConfig {
-  const raw = JSON.parse(readFileSync(file, 'utf8')) as { default?: unknown; subjects?: Record<string, unknown> };
-  const level = (value: unknown, where: string): CompatibilityLevel => {
-    if (typeof value === 'string' && (COMPATIBILITY_LEVELS as readonly string[]).includes(value)) return value as CompatibilityLevel;
-    throw new Error(`${String(file)}: ${where} is ${JSON.stringify(value)}, not one of ${COMPATIBILITY_LEVELS.join(', ')}`);
-  };
-  const subjects: Record<string, CompatibilityLevel> = {};
-  for (const [subject, value] of Object.entries(raw.subjects ?? {})) subjects[subject] = level(value, `subjects.${subject}`);
-  return { default: level(raw.default, 'default'), subjects };
-}
-
-/** The configured level of a subject; `prefix` is stripped before looking it up. */
-export function levelFor(config: CompatibilityConfig, subject: string, prefix = ''): CompatibilityLevel {
-  const bare = prefix !== '' && subject.startsWith(prefix) ? subject.slice(prefix.length) : subject;
-  return config.subjects[bare] ?? config.default;
 }
 
 /** Checks a schema against every registered version of its subject, under `level`. */
@@ -118,10 +95,10 @@ export async function registerSubject(
   if (check.status === 'incompatible') return { check, error: 'incompatible; not registered' };
   const info: SchemaInfo = { schemaType: 'AVRO', schema };
   try {
-    // An existing subject gets its level first, so that this registration is judged by it.
-    if (check.status !== 'new') await setLevel(client, subject, level);
+    // The level first, so that this registration is judged by it (Apicurio keeps a level
+    // set for a subject that does not exist yet).
+    await setSubjectLevel(client, subject, level);
     const id = await client.register(subject, info, false);
-    if (check.status === 'new') await setLevel(client, subject, level);
     const version = await client.getVersion(subject, info, false, false);
     return { check, id, version };
   } catch (err) {
@@ -202,9 +179,4 @@ async function registryVerdict(client: Client, subject: string, schema: string):
     // The embedded MockClient does not implement compatibility checks.
     return undefined;
   }
-}
-
-/** Sets the level (Apicurio's echo lacks `compatibility`, so the answer is not read). */
-async function setLevel(client: Client, subject: string, level: CompatibilityLevel): Promise<void> {
-  await client.updateConfig(subject, { compatibility: Compatibility[level] });
 }

@@ -15,7 +15,7 @@ import { Compatibility, RestError, SchemaRegistryClient } from '@confluentinc/sc
 import { endpoints } from '../scripts/endpoints.ts';
 import { contracts, registerSubject, checkSubject, listSubjects, formatCheck } from './contracts.ts';
 import { avroSerde, avroValueSerde } from './serde.ts';
-import { DeserializationError } from './errors.ts';
+import { DeserializationError, SchemaRegistryError } from './errors.ts';
 import { sampleValue } from './samples.ts';
 import { TOPICS, schemaText } from './topics.ts';
 import type { StockResponseMessage } from './generated/index.ts';
@@ -158,6 +158,26 @@ test.serial('the CLI exits non-zero with the reason when a local change breaks t
   const usage = await cli(['frobnicate']);
   t.is(usage.code, 2);
   t.regex(usage.stderr, /usage: npm run contracts/);
+});
+
+test.serial("a serde registering a new subject sets the contract's level, so the registry refuses a breaking schema", async (t) => {
+  const topic = `${prefix}auto-stock-response-topic`;
+  const value = sampleValue('stock-response-topic');
+  await avroValueSerde(fresh(), 'stock-response-topic').serialize(topic, value);
+  t.is(await fresh().getCompatibility(`${topic}-value`), Compatibility.FULL_TRANSITIVE);
+
+  const broken = stockResponse();
+  const productId = broken.fields.find((f) => f.name === 'productId');
+  if (productId) productId.type = 'long';
+  const err = await t.throwsAsync(avroSerde(fresh(), broken).serialize(topic, { ...value, productId: 7 }), {
+    instanceOf: SchemaRegistryError,
+  });
+  t.is(err?.failure, 'incompatible');
+  t.is(err?.subject, `${topic}-value`);
+  // Apicurio's 409 names the place (its verbose compatibility check does not).
+  t.regex(err?.message ?? '', /refused com\.orderstream\.stock\.StockResponseMessage as incompatible/);
+  t.regex(err?.message ?? '', /not compatible with writer type: STRING at \/fields\/1\/type/);
+  t.deepEqual(await fresh().getAllVersions(`${topic}-value`), [1]);
 });
 
 test.serial('a payload naming a schema id the registry does not have is unknown-schema-id', async (t) => {

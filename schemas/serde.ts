@@ -25,6 +25,8 @@ import { DeserializationError, RecordValidationError, SchemaRegistryError } from
 import { TOPICS, schemaText, valueSubject, type RecordName, type TopicName, type TopicValue } from './topics.ts';
 import { compileValidator, type Validator } from './validate.ts';
 import { plain } from './plain.ts';
+import { levelFor, loadCompatibilityConfig, setSubjectLevel, type CompatibilityConfig } from './compatibility.ts';
+import type { CompatibilityLevel } from './compat.ts';
 import type { Records } from './generated/index.ts';
 
 /**
@@ -49,6 +51,12 @@ export interface AvroSerdeOptions {
    * throws SchemaRegistryError('not-registered').
    */
   readonly autoRegister?: boolean;
+  /**
+   * When registering, first set the subject's compatibility level in the registry, so that the
+   * registry judges the registration as the contract gate would (Apicurio's default is NONE).
+   * Default: the subject's level in schemas/compatibility.json; false leaves the registry alone.
+   */
+  readonly compatibility?: CompatibilityLevel | false;
 }
 
 /** Magic byte + 4-byte schema id. */
@@ -104,6 +112,7 @@ class RegistryAvroSerde<T> implements RegistrySerde<T> {
   private readonly reader: avsc.Type;
   private readonly validator: Validator;
   private readonly autoRegister: boolean;
+  private readonly compatibility: CompatibilityLevel | false | undefined;
   /** subject → the wire header (magic byte, this schema's id there), once known. */
   private readonly headers = new Map<string, Buffer>();
   private readonly pendingHeaders = new Map<string, Promise<Buffer>>();
@@ -120,6 +129,7 @@ class RegistryAvroSerde<T> implements RegistrySerde<T> {
     this.reader = avsc.Type.forSchema(parsed);
     this.validator = compileValidator(parsed);
     this.autoRegister = options.autoRegister ?? true;
+    this.compatibility = options.compatibility;
   }
 
   async serialize(topic: string, value: T): Promise<Buffer> {
@@ -160,13 +170,15 @@ class RegistryAvroSerde<T> implements RegistrySerde<T> {
 
   private async schemaIdIn(subject: string): Promise<number> {
     try {
-      return this.autoRegister
-        ? await this.client.register(subject, this.info, false)
-        : await this.client.getId(subject, this.info, false);
+      if (!this.autoRegister) return await this.client.getId(subject, this.info, false);
+      const level = this.compatibility ?? levelFor(compatibilityConfig(), subject);
+      if (level !== false) await setSubjectLevel(this.client, subject, level);
+      return await this.client.register(subject, this.info, false);
     } catch (err) {
       const status = err instanceof RestError ? err.status : undefined;
       if (status === 409) {
-        throw new SchemaRegistryError('incompatible', subject, `the registry refused ${this.validator.name} as incompatible with the subject's earlier versions (run npm run contracts -- check for why)`, { cause: err });
+        const why = err instanceof Error ? err.message : String(err);
+        throw new SchemaRegistryError('incompatible', subject, `the registry refused ${this.validator.name} as incompatible with the subject's earlier versions: ${why} (npm run contracts -- check explains by field)`, { cause: err });
       }
       if (status === 404 && !this.autoRegister) {
         throw new SchemaRegistryError('not-registered', subject, `${this.validator.name} is not registered under this subject (run npm run contracts -- register)`, { cause: err });
@@ -216,4 +228,11 @@ class RegistryAvroSerde<T> implements RegistrySerde<T> {
       );
     }
   }
+}
+
+let config: CompatibilityConfig | undefined;
+
+function compatibilityConfig(): CompatibilityConfig {
+  config ??= loadCompatibilityConfig();
+  return config;
 }

@@ -1,0 +1,37 @@
+/**
+ * Compatibility levels of the subjects: schemas/compatibility.json (the source of truth, in the
+ * repository) and setting them in the registry.
+ */
+import { readFileSync } from 'node:fs';
+import { Compatibility, type Client } from '@confluentinc/schemaregistry';
+import { COMPATIBILITY_LEVELS, type CompatibilityLevel } from './compat.ts';
+
+export interface CompatibilityConfig {
+  readonly default: CompatibilityLevel;
+  /** Per-subject levels, by subject name without any test prefix (e.g. `order-created-value`). */
+  readonly subjects: Readonly<Record<string, CompatibilityLevel>>;
+}
+
+export const COMPATIBILITY_FILE = new URL('./compatibility.json', import.meta.url);
+
+export function loadCompatibilityConfig(file: URL | string = COMPATIBILITY_FILE): CompatibilityConfig {
+  const raw = JSON.parse(readFileSync(file, 'utf8')) as { default?: unknown; subjects?: Record<string, unknown> };
+  const level = (value: unknown, where: string): CompatibilityLevel => {
+    if (typeof value === 'string' && (COMPATIBILITY_LEVELS as readonly string[]).includes(value)) return value as CompatibilityLevel;
+    throw new Error(`${String(file)}: ${where} is ${JSON.stringify(value)}, not one of ${COMPATIBILITY_LEVELS.join(', ')}`);
+  };
+  const subjects: Record<string, CompatibilityLevel> = {};
+  for (const [subject, value] of Object.entries(raw.subjects ?? {})) subjects[subject] = level(value, `subjects.${subject}`);
+  return { default: level(raw.default, 'default'), subjects };
+}
+
+/** The configured level of a subject; `prefix` is stripped before looking it up. */
+export function levelFor(config: CompatibilityConfig, subject: string, prefix = ''): CompatibilityLevel {
+  const bare = prefix !== '' && subject.startsWith(prefix) ? subject.slice(prefix.length) : subject;
+  return config.subjects[bare] ?? config.default;
+}
+
+/** Sets a subject's level in the registry (Apicurio's echo lacks `compatibility`, so it is not read). */
+export async function setSubjectLevel(client: Client, subject: string, level: CompatibilityLevel): Promise<void> {
+  await client.updateConfig(subject, { compatibility: Compatibility[level] });
+}
