@@ -13,7 +13,7 @@
  */
 import { join } from 'node:path';
 import { LmdbBytesStore } from './lmdb-bytes.ts';
-import { MemoryBytesStore } from './memory-bytes.ts';
+import { SortedMemoryBytesStore } from './sorted-memory-bytes.ts';
 import type { BytesStore, StoreContext } from './store.ts';
 
 const BY_KEY = 0x00;
@@ -36,7 +36,7 @@ export class WindowedBytes {
   constructor(private readonly name: string, private readonly persistent: boolean, private readonly suffixLength: number) {}
 
   init(context: StoreContext): void {
-    this.inner = this.persistent ? new LmdbBytesStore(join(context.stateDir, this.name)) : new MemoryBytesStore();
+    this.inner = this.persistent ? new LmdbBytesStore(join(context.stateDir, this.name)) : new SortedMemoryBytesStore();
     this.lowest = this.inner.size() === 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
   }
 
