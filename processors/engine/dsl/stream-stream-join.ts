@@ -152,6 +152,9 @@ interface Unjoined<K> {
  * value the list of that key's records at that time, `[length: u32][bytes]…`.
  */
 class OuterJoinStore<K, V, VO> {
+  /** No record in the store is older than this (unknown after a restore): scans before it are skipped. */
+  private oldest = Number.NEGATIVE_INFINITY;
+
   constructor(
     private readonly store: KeyValueStore<Buffer, Buffer>,
     private readonly keyCodec: Codec<K>,
@@ -165,6 +168,7 @@ class OuterJoinStore<K, V, VO> {
     const length = Buffer.alloc(4);
     length.writeUInt32BE(bytes.length);
     this.store.put(k, Buffer.concat([this.store.get(k) ?? Buffer.alloc(0), length, bytes]));
+    this.oldest = Math.min(this.oldest, timestamp);
   }
 
   /** The records of `side` with this key and time have found a partner. */
@@ -176,12 +180,14 @@ class OuterJoinStore<K, V, VO> {
   emitClosed(streamTime: number, windows: JoinWindows, emit: (e: Unjoined<K>) => void): void {
     // A left record waits `after` past its time, a right one `before`; nothing newer can be due.
     const latestDue = streamTime - Math.min(windows.afterMs, windows.beforeMs) - windows.graceMs - 1;
+    if (this.oldest > latestDue) return;
+    let oldestLeft = latestDue + 1;
     const due = this.store.range(undefined, Buffer.concat([timeBytes(latestDue), Buffer.of(0xff)]));
     for (const { key, value } of due) {
       const timestamp = readTime(key);
       const side: Side = key[8] === 1 ? 'left' : 'right';
       const lookAhead = side === 'left' ? windows.afterMs : windows.beforeMs;
-      if (timestamp + lookAhead + windows.graceMs >= streamTime) continue;
+      if (timestamp + lookAhead + windows.graceMs >= streamTime) { oldestLeft = Math.min(oldestLeft, timestamp); continue; }
       const k = this.keyCodec.decode(key.subarray(9));
       for (let at = 0; at < value.length;) {
         const length = value.readUInt32BE(at);
@@ -191,6 +197,7 @@ class OuterJoinStore<K, V, VO> {
       }
       this.store.delete(key);
     }
+    this.oldest = oldestLeft;
   }
 
   private storeKey(side: Side, key: K, timestamp: number): Buffer {

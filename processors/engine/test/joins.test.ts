@@ -1,5 +1,6 @@
 import test from 'ava';
-import { JoinWindows, StreamsBuilder, TopologyTestDriver, type KeyValueStore, type Topology } from '../index.ts';
+import { JoinWindows, Serdes, StreamsBuilder, TopologyTestDriver, type KeyValueStore, type Topology } from '../index.ts';
+import { Instruction, responseSerdeOf, subscriptionSerdeOf } from '../dsl/foreign-key-join.ts';
 
 const show = (l: string | null, r: string | null) => `[${l}, ${r}]`;
 
@@ -150,4 +151,14 @@ test('foreign-key join subscriptions and responses cross internal topics co-part
   for (const s of subscription) t.true(topology.copartitionGroups.some((g) => g.includes(s) && g.includes('customers')));
   for (const r of response) t.true(topology.copartitionGroups.some((g) => g.includes(r) && g.includes('orders')));
   t.true(topology.subtopologies().length >= 2, 'the right side runs where the customers are');
+});
+
+test('foreign-key subscriptions and responses round-trip through their topic serdes', async (t) => {
+  const subscriptions = subscriptionSerdeOf<string>(Serdes.string());
+  const s = { hash: 'aGFzaA==', instruction: Instruction.PropagateNullIfNoValue, primaryKey: 'o1', partition: 3 };
+  t.deepEqual(await subscriptions.deserialize('t', await subscriptions.serialize('t', s)), s);
+  const responses = responseSerdeOf<Customer>(Serdes.json<Customer>());
+  for (const r of [{ hash: null, foreignValue: null, partition: 0 }, { hash: 'aA==', foreignValue: { name: 'ann' }, partition: 7 }]) {
+    t.deepEqual(await responses.deserialize('t', await responses.serialize('t', r)), r);
+  }
 });

@@ -166,6 +166,13 @@ test('windowed serdes write Kafka Streams bytes: key + start, or key + end + sta
   const sb = await session.serialize('t', { key: 'k', window: { start: 5, end: 9 } });
   t.deepEqual(sb, Buffer.concat([Buffer.from('k'), Buffer.from([0, 0, 0, 0, 0, 0, 0, 9]), Buffer.from([0, 0, 0, 0, 0, 0, 0, 5])]));
   t.deepEqual(await session.deserialize('t', sb), { key: 'k', window: { start: 5, end: 9 } });
+  // A windowed table's stream writes its keys with the windowed serde of its key serde.
+  const b = new StreamsBuilder();
+  b.stream<string, string>('in', { keySerde: Serdes.string() }).groupByKey()
+    .windowedBy(TimeWindows.ofSizeWithNoGrace(10)).count().toStream().to('out', { name: 'sink' });
+  const sink = b.build().nodes.get('sink');
+  t.is(sink?.kind, 'sink');
+  if (sink?.kind === 'sink') t.deepEqual(await sink.keySerde.serialize('out', { key: 'k', window: { start: 20, end: 30 } }), bytes);
   t.deepEqual(session.decode!(session.encode!({ key: 'k', window: { start: 5, end: 9 } })), { key: 'k', window: { start: 5, end: 9 } });
 });
 
