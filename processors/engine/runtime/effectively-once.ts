@@ -58,7 +58,8 @@ export class Deduplicator {
   admit(r: ConsumedRecord): boolean {
     const o = decodeOrigin(r.headers);
     if (!o) return true;
-    const k = `${o.writer}|${o.topic}|${o.partition}`;
+    // Copies of one writer's output repeat within one destination partition, in order.
+    const k = `${r.topic}|${r.partition}|${o.writer}|${o.topic}|${o.partition}`;
     const last = this.seen.get(k);
     if (last && (o.offset < last[0] || (o.offset === last[0] && o.seq <= last[1]))) {
       this.duplicates++;
