@@ -5,7 +5,7 @@
  * their order in the step), and a runner waits for a step to be processed before the next.
  * Expected outputs are per key, in order, as Kafka Streams would emit them with caching off.
  */
-import { Serdes, type Serde, type StreamsBuilder } from '../../processors/engine/index.ts';
+import { BufferConfig, JoinWindows, Serdes, Suppressed, TimeWindows, type Serde, type StreamsBuilder } from '../../processors/engine/index.ts';
 
 export interface InputRecord {
   readonly topic: string;
@@ -18,6 +18,8 @@ export interface TopologyCase {
   readonly name: string;
   /** Logical names; runners suffix them to make them unique. */
   readonly inputs: readonly string[];
+  /** Partitions of every topic on a broker (default 2); windowed cases use 1 so one stream time rules. */
+  readonly partitions?: number;
   readonly outputs: Readonly<Record<string, { readonly value?: Serde<unknown> }>>;
   build(builder: StreamsBuilder, topic: (logical: string) => string): void;
   readonly steps: readonly (readonly InputRecord[])[];
@@ -92,5 +94,72 @@ export const cases: readonly TopologyCase[] = [
       inner: { '"k1"': ['a+x', 'b+x', null], '"k2"': ['p+y', 'p+z', null] },
       leftjoin: { '"k1"': ['a+null', 'a+x', 'b+x', 'b+null', null], '"k2"': ['p+null', 'p+y', 'p+z', null] },
     },
+  },
+  {
+    name: 'windowed count with grace and suppress until the window closes',
+    inputs: ['clicks'],
+    partitions: 1,
+    outputs: { 'final-counts': {} },
+    build(b, t) {
+      b.stream<string, string>(t('clicks'))
+        .groupByKey()
+        .windowedBy(TimeWindows.ofSizeAndGrace(10_000, 5_000))
+        .count()
+        .suppress(Suppressed.untilWindowCloses(BufferConfig.unbounded()))
+        .toStream()
+        .map((wk, n) => [`${wk.key}@${wk.window.start}`, n] as const)
+        .to(t('final-counts'));
+    },
+    steps: [[
+      at('clicks', 1000, 'a', '.'), at('clicks', 2000, 'a', '.'), at('clicks', 3000, 'b', '.'),
+      at('clicks', 11_000, 'a', '.'),
+      at('clicks', 9000, 'a', '.'), // out of order, within grace: counts for [0, 10 s)
+      at('clicks', 16_000, 'x', '.'), // stream time passes 10 s + 5 s grace: [0, 10 s) closes
+      at('clicks', 4000, 'a', '.'), // too late: dropped
+      at('clicks', 40_000, 'x', '.'), // closes [10 s, 20 s)
+    ]],
+    expected: {
+      'final-counts': { '"a@0"': [3], '"b@0"': [1], '"a@10000"': [1], '"x@10000"': [1] },
+    },
+  },
+  {
+    name: 'stream–stream outer join (non-joined results when the window closes)',
+    inputs: ['L', 'R'],
+    partitions: 1,
+    outputs: { outer: {} },
+    build(b, t) {
+      const right = b.stream<string, string>(t('R'));
+      b.stream<string, string>(t('L'))
+        .outerJoin(right, (l, r) => `${l ?? 'null'}+${r ?? 'null'}`, JoinWindows.ofTimeDifferenceAndGrace(5000, 0))
+        .to(t('outer'));
+    },
+    steps: [
+      [at('L', 1000, 'k1', 'a')],
+      [at('R', 2000, 'k1', 'x')],
+      [at('L', 3000, 'k2', 'b')],
+      [at('R', 4000, 'k3', 'y')],
+      [at('L', 20_000, 'k4', 'c')],
+    ],
+    expected: { outer: { '"k1"': ['a+x'], '"k2"': ['b+null'], '"k3"': ['null+y'] } },
+  },
+  {
+    name: 'foreign-key join: product renamed, order moved to another product, product deleted',
+    inputs: ['orders', 'products'],
+    outputs: { lines: {} },
+    build(b, t) {
+      const products = b.table<string, string>(t('products'), {}, { storeName: 'products' });
+      b.table<string, { product: string; qty: number }>(t('orders'), {}, { storeName: 'orders' })
+        .join(products, (o) => o.product, (o, name) => `${o.qty}x${name}`)
+        .toStream()
+        .to(t('lines'));
+    },
+    steps: [
+      [at('products', 1000, 'p1', 'pen'), at('products', 1000, 'p2', 'ink')],
+      [at('orders', 1100, 'o1', { product: 'p1', qty: 2 }), at('orders', 1100, 'o2', { product: 'p2', qty: 1 }), at('orders', 1100, 'o3', { product: 'p9', qty: 5 })],
+      [at('products', 1200, 'p1', 'Pen')],
+      [at('orders', 1300, 'o2', { product: 'p1', qty: 3 })],
+      [at('products', 1400, 'p2', null)],
+    ],
+    expected: { lines: { '"o1"': ['2xpen', '2xPen'], '"o2"': ['1xink', '3xPen'] } },
   },
 ];

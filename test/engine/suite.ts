@@ -46,7 +46,7 @@ async function runCase(t: ExecutionContext, target: EngineTarget, c: TopologyCas
   const transport = target.make();
   const admin = transport.admin();
   const userTopics = [...c.inputs, ...Object.keys(c.outputs)].map(topic);
-  await admin.createTopics(userTopics.map((name) => ({ name, partitions: PARTITIONS, kind: 'replayable' as const })));
+  await admin.createTopics(userTopics.map((name) => ({ name, partitions: c.partitions ?? PARTITIONS, kind: 'replayable' as const })));
   const b = new StreamsBuilder();
   c.build(b, topic);
   const app = new StreamsApp(b.build(), { applicationId, transport, guarantee: target.guarantee, commitIntervalMs: 100, logger: (l) => t.log(l) });
