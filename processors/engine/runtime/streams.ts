@@ -212,16 +212,26 @@ export class StreamsApp {
       }
     }
     if (missing.length > 0) throw new TopologyError(`topics missing: ${missing.join(', ')}; create them before starting ${this.config.applicationId}`);
-    // Repartition topics take the partition count of the sub-topology that writes them.
+    // Repartition topics: a topic joined with others takes their count (a foreign-key join's
+    // subscription topic is co-partitioned with the foreign table); otherwise the count of the
+    // sub-topology that writes it. Repeated until nothing changes, since they feed each other.
     const repartition = [...this.topology.internalTopics.values()].filter((t) => t.purpose === 'repartition');
-    for (let round = 0; round <= repartition.length; round++) {
+    for (const t of repartition) if (t.partitions !== undefined) this.partitions.set(this.resolve(t.name), t.partitions);
+    for (let changed = true; changed;) {
+      changed = false;
+      for (const group of this.topology.copartitionGroups) {
+        const known = group.map((t) => this.partitions.get(this.resolve(t))).find((n) => n !== undefined);
+        if (known === undefined) continue;
+        for (const t of group) {
+          if (this.topology.internalTopics.has(t) && !this.partitions.has(this.resolve(t))) { this.partitions.set(this.resolve(t), known); changed = true; }
+        }
+      }
       for (const t of repartition) {
         const name = this.resolve(t.name);
         if (this.partitions.has(name)) continue;
-        if (t.partitions !== undefined) { this.partitions.set(name, t.partitions); continue; }
         const writer = this.subtopologies.find((s) => s.sinkTopics.includes(t.name));
-        const counts = writer?.sourceTopics.map((s) => this.partitions.get(this.resolve(s)));
-        if (counts && counts.every((c) => c !== undefined)) this.partitions.set(name, Math.max(...(counts as number[])));
+        const counts = (writer?.sourceTopics ?? []).map((s) => this.partitions.get(this.resolve(s))).filter((n): n is number => n !== undefined);
+        if (counts.length > 0) { this.partitions.set(name, Math.max(...counts)); changed = true; }
       }
     }
     for (const t of repartition) {
