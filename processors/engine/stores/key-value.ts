@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { Serdes, type Codec } from '../serde.ts';
 import { LmdbBytesStore } from './lmdb-bytes.ts';
-import { MemoryBytesStore } from './memory-bytes.ts';
+import { SortedMemoryBytesStore } from './sorted-memory-bytes.ts';
 import type { BytesStore, KeyValue, KeyValueStore, StoreBuilder, StoreContext } from './store.ts';
 
 export interface KeyValueStoreOptions<K, V> {
@@ -37,7 +37,7 @@ export class TypedKeyValueStore<K, V> implements KeyValueStore<K, V> {
     this.context = context;
     this.inner = this.persistent
       ? new LmdbBytesStore(join(context.stateDir, this.name))
-      : new MemoryBytesStore();
+      : new SortedMemoryBytesStore();
   }
 
   get(key: K): V | undefined {
