@@ -158,6 +158,8 @@ export class StreamTask {
     const failure = error instanceof DeserializationFailure ? error : new DeserializationFailure(
       `cannot deserialize: ${errorMessage(error)}`, { topic: r.topic, partition: r.partition, offset: r.offset, taskId: this.id }, { cause: error },
     );
+    // A failure that may pass (the registry is unreachable) must not cost the record: stop, uncommitted.
+    if ((error as { retriable?: unknown } | null)?.retriable === true) throw failure;
     this.markConsumed(r.topic, r.offset);
     this.handleFailure('deserialization', failure, r);
   }
