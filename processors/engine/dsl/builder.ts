@@ -71,6 +71,11 @@ export class StreamsBuilder {
     const storeName = materialized.storeName ?? this.name('KTABLE-STORE');
     const node = this.name('KTABLE-MATERIALIZE');
     this.topology.addProcessor(node, materializeProcessor<K, V>(storeName), parent);
+    return this.storedTable<K, V>(node, storeName, materialized);
+  }
+
+  /** Adds the key-value store that `node` keeps a table in, and returns that table. */
+  storedTable<K, V>(node: string, storeName: string, materialized: Materialized<K, V>): KTable<K, V> {
     this.topology.addStateStore(keyValueStore<K, V>(storeName, {
       keyCodec: codecOf(materialized.keySerde), valueCodec: codecOf(materialized.valueSerde),
       persistent: materialized.persistent, logging: materialized.logging,

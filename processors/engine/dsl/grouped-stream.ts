@@ -7,8 +7,6 @@ import type { Serde } from '../serde.ts';
 import { Serdes } from '../serde.ts';
 import type { Change } from '../record.ts';
 import type { KeyValueStore } from '../stores/store.ts';
-import { keyValueStore } from '../stores/key-value.ts';
-import { codecOf } from './builder.ts';
 import type { KStream } from './kstream.ts';
 import { KTable } from './ktable.ts';
 import type { Materialized } from './options.ts';
@@ -64,11 +62,6 @@ export class KGroupedStream<K, V> {
         },
       };
     }, this.stream.node);
-    const keySerde = materialized.keySerde ?? this.keySerde;
-    b.topology.addStateStore(keyValueStore<K, VA>(storeName, {
-      keyCodec: codecOf(keySerde), valueCodec: codecOf(materialized.valueSerde),
-      persistent: materialized.persistent, logging: materialized.logging,
-    }), name);
-    return new KTable<K, VA>(b, name, storeName, keySerde, materialized.valueSerde);
+    return b.storedTable<K, VA>(name, storeName, { ...materialized, keySerde: materialized.keySerde ?? this.keySerde });
   }
 }

@@ -5,9 +5,8 @@
 import type { ProcessorContext } from '../processor.ts';
 import { Serdes, type Serde } from '../serde.ts';
 import type { Change } from '../record.ts';
-import { keyValueStore } from '../stores/key-value.ts';
 import type { KeyValueStore } from '../stores/store.ts';
-import { codecOf, type StreamsBuilder } from './builder.ts';
+import type { StreamsBuilder } from './builder.ts';
 import type { Aggregator, Initializer, Reducer } from './grouped-stream.ts';
 import { KTable } from './ktable.ts';
 import type { Materialized } from './options.ts';
@@ -64,11 +63,6 @@ export class KGroupedTable<K, V> {
         },
       };
     }, this.node);
-    const keySerde = materialized.keySerde ?? this.keySerde;
-    b.topology.addStateStore(keyValueStore<K, VA>(storeName, {
-      keyCodec: codecOf(keySerde), valueCodec: codecOf(materialized.valueSerde),
-      persistent: materialized.persistent, logging: materialized.logging,
-    }), name);
-    return new KTable<K, VA>(b, name, storeName, keySerde, materialized.valueSerde);
+    return b.storedTable<K, VA>(name, storeName, { ...materialized, keySerde: materialized.keySerde ?? this.keySerde });
   }
 }
