@@ -1,0 +1,86 @@
+/**
+ * Effectively-once without transactions, made to fail at its worst moment: outputs and changelog
+ * entries of a commit unit are sent, then the checkpoint write fails (a crash). The restarted
+ * application must ignore that unit's changelog entries, resume from the last checkpoint, and
+ * re-send the same outputs with the same origins, which a reader drops.
+ */
+import test from 'ava';
+import { Deduplicator, Serdes, StreamsApp, StreamsBuilder, type KeyValueStore, type Serde } from '../../processors/engine/index.ts';
+import { MemoryBroker, MemoryTransport, type ConsumedRecord, type Producer, type Transport } from '../../transports/index.ts';
+import { waitUntil } from '../conformance/suite.ts';
+
+/** A memory broker seen through a transport without transactions, as RabbitMQ is. */
+function rabbitLike(broker: MemoryBroker, failCheckpoints: { armed: boolean }): Transport {
+  const inner = new MemoryTransport({ broker });
+  return Object.assign(Object.create(inner) as MemoryTransport, {
+    name: 'rabbit' as const,
+    capabilities: { ...inner.capabilities, transactions: false },
+    producer: (): Producer => {
+      const p = inner.producer();
+      return {
+        connect: () => p.connect(),
+        disconnect: () => p.disconnect(),
+        sendTransaction: (records, positions) => p.sendTransaction(records, positions),
+        send: async (records) => {
+          if (failCheckpoints.armed && records.some((r) => r.topic.endsWith('-checkpoints'))) {
+            failCheckpoints.armed = false;
+            throw new Error('simulated crash before the checkpoint landed');
+          }
+          return p.send(records);
+        },
+      };
+    },
+  });
+}
+
+function topology() {
+  const b = new StreamsBuilder();
+  b.stream<string, number>('in').groupByKey().count({ storeName: 'n' }).toStream().to('out', { valueSerde: Serdes.long() as Serde<number | null> });
+  return b.build();
+}
+
+test('a crash between outputs and checkpoint: the unit is ignored on restore, re-sent copies are dropped by origin', async (t) => {
+  const broker = new MemoryBroker();
+  const fail = { armed: false };
+  const transport = rabbitLike(broker, fail);
+  await transport.admin().createTopics([{ name: 'in', partitions: 1, kind: 'replayable' }, { name: 'out', partitions: 1, kind: 'replayable' }]);
+  const producer = transport.producer();
+  await producer.connect();
+  const send = (n: number, from: number) => producer.send(Array.from({ length: n }, (_, i) => ({ topic: 'in', key: Buffer.from(JSON.stringify(`k${(from + i) % 2}`)), value: Buffer.from('1') })));
+  const config = { applicationId: 'eo', transport, guarantee: 'exactly_once' as const, commitIntervalMs: 10_000, logger: () => {} };
+
+  const first = new StreamsApp(topology(), config);
+  await first.start();
+  await send(4, 0);
+  await waitUntil(() => first.recordsProcessed() === 4, 'four records');
+  await first.close(); // a clean commit: checkpoint at offset 4
+  const second = new StreamsApp(topology(), config);
+  await second.start();
+  await send(4, 4);
+  await waitUntil(() => second.recordsProcessed() === 4, 'four more records');
+  fail.armed = true;
+  await second.close(); // its final commit sends the outputs, then dies before the checkpoint
+  t.false(fail.armed as boolean, 'the checkpoint write was attempted and failed');
+
+  const third = new StreamsApp(topology(), config);
+  await third.start();
+  t.teardown(() => third.close());
+  await waitUntil(() => third.recordsProcessed() === 4, 'the four unchecked records processed again');
+
+  const raw: ConsumedRecord[] = [];
+  const reader = transport.consumer({ groupId: 'reader', topics: ['out'] });
+  await reader.connect();
+  await reader.run(async (batch) => { raw.push(...batch.records); });
+  t.teardown(() => reader.disconnect());
+  await waitUntil(() => raw.length >= 12, 'outputs, with the re-sent copies');
+  const dedup = new Deduplicator();
+  const kept = raw.filter((r) => dedup.admit(r));
+  t.is(raw.length, 12, 'the crashed unit was sent, then sent again');
+  t.is(dedup.duplicates, 4);
+  const perKey: Record<string, number[]> = {};
+  for (const r of kept) (perKey[JSON.parse(r.key!.toString()) as string] ??= []).push(Serdes.long().decode(r.value!));
+  t.deepEqual(perKey, { k0: [1, 2, 3, 4], k1: [1, 2, 3, 4] }, 'counts run 1..n once after dedup');
+  const restored: Record<string, number> = {};
+  for (const s of third.stores<KeyValueStore<string, number>>('n')) for (const { key, value } of s.all()) restored[key] = value;
+  t.deepEqual(restored, { k0: 4, k1: 4 }, 'the crashed unit was not applied twice');
+});
