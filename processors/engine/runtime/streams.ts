@@ -287,8 +287,7 @@ export class StreamsApp {
   private async applyGlobal(r: ConsumedRecord): Promise<void> {
     const source = this.globals!.source(r.topic)!;
     try {
-      const key = r.key === null ? null : await source.keySerde.deserialize(r.topic, r.key);
-      const value = r.value === null ? null : await source.valueSerde.deserialize(r.topic, r.value);
+      const { key, value } = await decode(source, r);
       this.globals!.apply(r.topic, { key, value, timestamp: r.timestamp, headers: r.headers }, r.offset, r.partition);
     } catch (e) {
       this.config.logger(`global store update skipped (${r.topic}/${r.partition}@${r.offset}): ${errorMessage(e)}`);
@@ -392,13 +391,15 @@ export class StreamsApp {
   // --- processing ---
 
   private host(taskId: string, partition: number): TaskHost {
+    // Resolved once per store: `log` runs for every store write.
+    const changelogTopics = new Map([...this.topology.stores.keys()].map((store) => [store, this.resolve(changelogName(store))]));
     return {
       applicationId: this.config.applicationId,
       stateDir: this.config.stateDir,
       errors: this.config.errors,
       emit: (record) => this.pending.push({ record, taskId }),
       log: (store, key, value, timestamp) => {
-        this.changelog.push({ topic: this.resolve(changelogName(store)), partition, key, value, timestamp });
+        this.changelog.push({ topic: changelogTopics.get(store)!, partition, key, value, timestamp });
       },
       now: () => Date.now(),
       requestCommit: () => { this.commitRequested = true; },
@@ -415,25 +416,23 @@ export class StreamsApp {
     const source = this.sourceOfTopic.get(batch.topic)!;
     const started = performance.now();
     const decoded: InputRecord[] = [];
-    {
-      for (const r of batch.records) {
-        if (isMarkerRecord(r)) continue;
-        const floor = entry.skipBelow.get(r.topic);
-        if (floor !== undefined && r.offset < floor) continue;
-        if (this.effectivelyOnce && !entry.dedup.admit(r)) continue;
-        try {
-          const key = r.key === null ? null : await source.keySerde.deserialize(r.topic, r.key);
-          const value = r.value === null ? null : await source.valueSerde.deserialize(r.topic, r.value);
-          decoded.push({ topic: r.topic, partition: r.partition, offset: r.offset, key, value, timestamp: r.timestamp, headers: r.headers, raw: { key: r.key, value: r.value } });
-        } catch (e) {
-          entry.task.add(decoded.splice(0));
-          entry.task.process();
-          entry.task.rejectUndecodable({ topic: r.topic, partition: r.partition, offset: r.offset, timestamp: r.timestamp, headers: r.headers, raw: { key: r.key, value: r.value } }, e);
-        }
+    for (const r of batch.records) {
+      if (isMarker(r)) continue;
+      const floor = entry.skipBelow.get(r.topic);
+      if (floor !== undefined && r.offset < floor) continue;
+      if (this.effectivelyOnce && !entry.dedup.admit(r)) continue;
+      const consumed = { topic: r.topic, partition: r.partition, offset: r.offset, timestamp: r.timestamp, headers: r.headers, raw: { key: r.key, value: r.value } };
+      try {
+        decoded.push({ ...consumed, ...(await decode(source, r)) });
+      } catch (e) {
+        // What decoded before it is processed first, so dead letters keep the input's order.
+        entry.task.add(decoded.splice(0));
+        entry.task.process();
+        entry.task.rejectUndecodable(consumed, e);
       }
-      entry.task.add(decoded);
-      entry.task.process();
     }
+    entry.task.add(decoded);
+    entry.task.process();
     this.metrics.processed(id!, batch.records.length, performance.now() - started);
     const last = batch.records[batch.records.length - 1];
     if (last && batch.highWatermark !== undefined) this.metrics.lag(id!, `${batch.topic}/${batch.partition}`, Math.max(0, batch.highWatermark - last.offset - 1));
@@ -552,6 +551,9 @@ export class StreamsApp {
   }
 }
 
-function isMarkerRecord(r: ConsumedRecord): boolean {
-  return isMarker(r);
+/** A consumed record's key and value through its source's serdes (null stays null). */
+async function decode(source: SourceNode, r: ConsumedRecord): Promise<{ key: unknown; value: unknown }> {
+  const key = r.key === null ? null : await source.keySerde.deserialize(r.topic, r.key);
+  const value = r.value === null ? null : await source.valueSerde.deserialize(r.topic, r.value);
+  return { key, value };
 }
