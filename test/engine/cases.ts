@@ -5,7 +5,7 @@
  * their order in the step), and a runner waits for a step to be processed before the next.
  * Expected outputs are per key, in order, as Kafka Streams would emit them with caching off.
  */
-import { BufferConfig, JoinWindows, Serdes, Suppressed, TimeWindows, type Serde, type StreamsBuilder } from '../../processors/engine/index.ts';
+import { BufferConfig, JoinWindows, Serdes, StreamsBuilder, Suppressed, TimeWindows, TopologyTestDriver, type Serde } from '../../processors/engine/index.ts';
 
 export interface InputRecord {
   readonly topic: string;
@@ -25,6 +25,30 @@ export interface TopologyCase {
   readonly steps: readonly (readonly InputRecord[])[];
   /** Output topic → key (JSON text) → values in order. */
   readonly expected: Readonly<Record<string, Readonly<Record<string, readonly unknown[]>>>>;
+}
+
+/**
+ * A case through the test driver: its outputs per topic and key, and the records processed
+ * after each step (a runtime on a broker must reach the same counts step by step).
+ */
+export function runOnDriver(c: TopologyCase): { outputs: Record<string, Record<string, unknown[]>>; counts: number[] } {
+  const b = new StreamsBuilder();
+  c.build(b, (n) => n);
+  const d = new TopologyTestDriver(b.build());
+  try {
+    const counts = c.steps.map((step) => {
+      for (const r of step) d.pipe(r.topic, r.key, r.value, { timestamp: r.timestamp });
+      return d.recordsProcessed();
+    });
+    const outputs: Record<string, Record<string, unknown[]>> = {};
+    for (const topic of Object.keys(c.outputs)) {
+      outputs[topic] = {};
+      for (const r of d.readOutput(topic)) (outputs[topic][JSON.stringify(r.key)] ??= []).push(r.value);
+    }
+    return { outputs, counts };
+  } finally {
+    d.close();
+  }
 }
 
 const at = (topic: string, timestamp: number, key: unknown, value: unknown): InputRecord => ({ topic, key, value, timestamp });

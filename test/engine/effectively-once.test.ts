@@ -6,32 +6,9 @@
  */
 import test from 'ava';
 import { Deduplicator, Serdes, StreamsApp, StreamsBuilder, type KeyValueStore, type Serde } from '../../processors/engine/index.ts';
-import { MemoryBroker, MemoryTransport, type ConsumedRecord, type Producer, type Transport } from '../../transports/index.ts';
+import { MemoryBroker, type ConsumedRecord } from '../../transports/index.ts';
 import { waitUntil } from '../conformance/suite.ts';
-
-/** A memory broker seen through a transport without transactions, as RabbitMQ is. */
-function rabbitLike(broker: MemoryBroker, failCheckpoints: { armed: boolean }): Transport {
-  const inner = new MemoryTransport({ broker });
-  return Object.assign(Object.create(inner) as MemoryTransport, {
-    name: 'rabbit' as const,
-    capabilities: { ...inner.capabilities, transactions: false },
-    producer: (): Producer => {
-      const p = inner.producer();
-      return {
-        connect: () => p.connect(),
-        disconnect: () => p.disconnect(),
-        sendTransaction: (records, positions) => p.sendTransaction(records, positions),
-        send: async (records) => {
-          if (failCheckpoints.armed && records.some((r) => r.topic.endsWith('-checkpoints'))) {
-            failCheckpoints.armed = false;
-            throw new Error('simulated crash before the checkpoint landed');
-          }
-          return p.send(records);
-        },
-      };
-    },
-  });
-}
+import { rabbitLike } from './rabbit-like.ts';
 
 function topology() {
   const b = new StreamsBuilder();
@@ -42,7 +19,7 @@ function topology() {
 test('a crash between outputs and checkpoint: the unit is ignored on restore, re-sent copies are dropped by origin', async (t) => {
   const broker = new MemoryBroker();
   const fail = { armed: false };
-  const transport = rabbitLike(broker, fail);
+  const transport = rabbitLike(broker, { failCheckpoints: fail });
   await transport.admin().createTopics([{ name: 'in', partitions: 1, kind: 'replayable' }, { name: 'out', partitions: 1, kind: 'replayable' }]);
   const producer = transport.producer();
   await producer.connect();

@@ -3,6 +3,7 @@ import test from 'ava';
 import { DeadLetterHeaders, StreamsApp, StreamsBuilder, TopologyError, UnsupportedGuaranteeError, type Serde } from '../../processors/engine/index.ts';
 import { MemoryBroker, MemoryTransport, type ConsumedRecord } from '../../transports/index.ts';
 import { waitUntil } from '../conformance/suite.ts';
+import { rabbitLike } from './rabbit-like.ts';
 
 function setup(partitions: Record<string, number>) {
   const broker = new MemoryBroker();
@@ -69,16 +70,12 @@ test('missing input topics fail at start with their names', async (t) => {
 });
 
 test('exactly_once on RabbitMQ needs replayable inputs and says so', async (t) => {
-  // The check runs before any connection: a RabbitMQ transport that describes a work topic.
-  const { transport, ready } = setup({ in: 1, out: 1 });
-  await ready;
-  const rabbitLike = Object.assign(Object.create(transport) as MemoryTransport, {
-    name: 'rabbit' as const,
-    capabilities: { ...transport.capabilities, transactions: false },
-  });
+  const broker = new MemoryBroker();
+  const transport = rabbitLike(broker);
+  await transport.admin().createTopics([{ name: 'in', partitions: 1 }, { name: 'out', partitions: 1 }]);
   const b = new StreamsBuilder();
   b.stream('in').to('out');
-  const err = await t.throwsAsync(new StreamsApp(b.build(), { applicationId: 'eo', transport: rabbitLike, guarantee: 'exactly_once', logger: () => {} }).start());
+  const err = await t.throwsAsync(new StreamsApp(b.build(), { applicationId: 'eo', transport, guarantee: 'exactly_once', logger: () => {} }).start());
   t.true(err instanceof UnsupportedGuaranteeError);
   t.regex(err!.message, /replayable input topics.*in is a work topic/);
 });

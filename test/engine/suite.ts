@@ -5,10 +5,10 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { randomUUID } from 'node:crypto';
-import { Serdes, StreamsApp, StreamsBuilder, TopologyTestDriver, type ProcessingGuarantee, type Serde } from '../../processors/engine/index.ts';
+import { Serdes, StreamsApp, StreamsBuilder, type ProcessingGuarantee, type Serde } from '../../processors/engine/index.ts';
 import type { Transport } from '../../transports/index.ts';
 import { waitUntil } from '../conformance/suite.ts';
-import { cases, type TopologyCase } from './cases.ts';
+import { cases, runOnDriver, type TopologyCase } from './cases.ts';
 
 export interface EngineTarget {
   readonly name: string;
@@ -24,19 +24,6 @@ export function engineSuite(target: EngineTarget): void {
       await runCase(t, target, c);
     });
   }
-}
-
-/** Records the test driver processes after each step: the runtime must reach the same counts. */
-function driverCounts(c: TopologyCase): number[] {
-  const b = new StreamsBuilder();
-  c.build(b, (n) => n);
-  const d = new TopologyTestDriver(b.build());
-  const counts = c.steps.map((step) => {
-    for (const r of step) d.pipe(r.topic, r.key, r.value, { timestamp: r.timestamp });
-    return d.recordsProcessed();
-  });
-  d.close();
-  return counts;
 }
 
 async function runCase(t: ExecutionContext, target: EngineTarget, c: TopologyCase): Promise<void> {
@@ -76,7 +63,7 @@ async function runCase(t: ExecutionContext, target: EngineTarget, c: TopologyCas
   const producer = transport.producer();
   await producer.connect();
   t.teardown(() => producer.disconnect());
-  const counts = driverCounts(c);
+  const { counts } = runOnDriver(c);
   for (const [i, step] of c.steps.entries()) {
     await producer.send(step.map((r) => ({
       topic: topic(r.topic), timestamp: r.timestamp,
