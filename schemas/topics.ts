@@ -30,9 +30,11 @@ export const TOPICS = {
   'order-completed-topic': { record: 'OrderCompletedMessage', key: 'orderId' },
   'order-processing-topic': { record: 'RetryEnvelope', key: 'orderId', partitions: 3 },
   'order-retry-topic': { record: 'RetryEnvelope', key: 'orderId', partitions: 3 },
+  'order-dead-letter-topic': { record: 'RetryEnvelope', key: 'orderId' },
   // Events this system adds.
   'order-placed': { record: 'OrderPlaced', key: 'orderId' },
   'order-status-topic': { record: 'OrderStatusChanged', key: 'orderId' },
+  'order-command-topic': { record: 'OrderCommand', key: 'orderId' },
   'payment-request-topic': { record: 'PaymentRequestMessage', key: 'orderId' },
   'users-topic': { record: 'User', key: 'id', compacted: true },
   'chat-topic': { record: 'ChatMessage', key: 'orderId' },

@@ -4,10 +4,16 @@
 export type PaymentRequestMessage = ComOrderstreamPayment.PaymentRequestMessage;
 
 export namespace ComOrderstreamPayment {
-    export const PaymentRequestMessageSchema = "{\"type\":\"record\",\"name\":\"PaymentRequestMessage\",\"namespace\":\"com.orderstream.payment\",\"doc\":\"Order asks payment to charge for an order. Topic payment-request-topic, key orderId.\",\"fields\":[{\"name\":\"eventId\",\"type\":{\"type\":\"string\",\"logicalType\":\"uuid\"},\"doc\":\"Unique id of this event, for idempotent consumers.\"},{\"name\":\"orderId\",\"type\":{\"type\":\"string\",\"logicalType\":\"uuid\"},\"doc\":\"The order to pay for.\"},{\"name\":\"paymentKey\",\"type\":\"string\",\"doc\":\"The payment gateway's key the client obtained when paying.\"},{\"name\":\"amount\",\"type\":\"int\",\"doc\":\"Amount to charge, in minor currency units.\"},{\"name\":\"customerId\",\"type\":{\"type\":\"string\",\"logicalType\":\"uuid\"},\"doc\":\"The paying buyer.\"},{\"name\":\"requestedAt\",\"type\":{\"type\":\"long\",\"logicalType\":\"timestamp-millis\"},\"doc\":\"When payment was requested, ms since the epoch.\"}]}";
+    export const PaymentKindSchema = "{\"type\":\"enum\",\"name\":\"PaymentKind\",\"doc\":\"What a payment request asks for.\",\"symbols\":[\"CHARGE\",\"REFUND\"]}";
+    export const PaymentKindName = "com.orderstream.payment.PaymentKind";
+    /**
+     * What a payment request asks for.
+     */
+    export type PaymentKind = "CHARGE" | "REFUND";
+    export const PaymentRequestMessageSchema = "{\"type\":\"record\",\"name\":\"PaymentRequestMessage\",\"namespace\":\"com.orderstream.payment\",\"doc\":\"Order asks payment to charge for an order, or to refund its charge. Topic payment-request-topic, key orderId.\",\"fields\":[{\"name\":\"eventId\",\"type\":{\"type\":\"string\",\"logicalType\":\"uuid\"},\"doc\":\"Unique id of this event, for idempotent consumers.\"},{\"name\":\"orderId\",\"type\":{\"type\":\"string\",\"logicalType\":\"uuid\"},\"doc\":\"The order to pay for.\"},{\"name\":\"paymentKey\",\"type\":\"string\",\"doc\":\"The payment gateway's key the client obtained when paying.\"},{\"name\":\"amount\",\"type\":\"int\",\"doc\":\"Amount to charge, in minor currency units.\"},{\"name\":\"customerId\",\"type\":{\"type\":\"string\",\"logicalType\":\"uuid\"},\"doc\":\"The paying buyer.\"},{\"name\":\"requestedAt\",\"type\":{\"type\":\"long\",\"logicalType\":\"timestamp-millis\"},\"doc\":\"When payment was requested, ms since the epoch.\"},{\"name\":\"kind\",\"type\":{\"type\":\"enum\",\"name\":\"PaymentKind\",\"doc\":\"What a payment request asks for.\",\"symbols\":[\"CHARGE\",\"REFUND\"]},\"default\":\"CHARGE\",\"doc\":\"CHARGE: take the amount from the buyer; REFUND: give back what the order's charge took (order REFUND_REQUESTED). Added after v1; records without it read as CHARGE.\"}]}";
     export const PaymentRequestMessageName = "com.orderstream.payment.PaymentRequestMessage";
     /**
-     * Order asks payment to charge for an order. Topic payment-request-topic, key orderId.
+     * Order asks payment to charge for an order, or to refund its charge. Topic payment-request-topic, key orderId.
      */
     export interface PaymentRequestMessage {
         /**
@@ -34,5 +40,11 @@ export namespace ComOrderstreamPayment {
          * When payment was requested, ms since the epoch.
          */
         requestedAt: number;
+        /**
+         * CHARGE: take the amount from the buyer; REFUND: give back what the order's charge took (order REFUND_REQUESTED). Added after v1; records without it read as CHARGE.
+         *
+         * Default: "CHARGE"
+         */
+        kind?: ComOrderstreamPayment.PaymentKind;
     }
 }

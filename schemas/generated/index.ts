@@ -3,6 +3,7 @@
 import type { ChatMessage } from './ChatMessage.ts';
 import type { DeliveryRequestMessage } from './DeliveryRequestMessage.ts';
 import type { DeliveryStartMessage } from './DeliveryStartMessage.ts';
+import type { OrderCommand } from './OrderCommand.ts';
 import type { OrderCompletedMessage } from './OrderCompletedMessage.ts';
 import type { OrderPlaced } from './OrderPlaced.ts';
 import type { OrderStatusChanged } from './OrderStatusChanged.ts';
@@ -18,6 +19,7 @@ import type { User } from './User.ts';
 export type { ChatMessage } from './ChatMessage.ts';
 export type { DeliveryRequestMessage } from './DeliveryRequestMessage.ts';
 export type { DeliveryStartMessage } from './DeliveryStartMessage.ts';
+export type { OrderCommand } from './OrderCommand.ts';
 export type { OrderCompletedMessage } from './OrderCompletedMessage.ts';
 export type { OrderPlaced } from './OrderPlaced.ts';
 export type { OrderStatusChanged } from './OrderStatusChanged.ts';
@@ -36,10 +38,14 @@ export type DeliveryAddress = import('./OrderPlaced.ts').ComOrderstreamOrder.Del
 export type DeliveryStartStatus = import('./DeliveryStartMessage.ts').ComOrderstreamDelivery.DeliveryStartStatus;
 /** com.orderstream.order.Fulfilment */
 export type Fulfilment = import('./OrderCompletedMessage.ts').ComOrderstreamOrder.Fulfilment;
+/** com.orderstream.order.OrderCommandType */
+export type OrderCommandType = import('./OrderCommand.ts').ComOrderstreamOrder.OrderCommandType;
 /** com.orderstream.order.OrderLine */
 export type OrderLine = import('./OrderPlaced.ts').ComOrderstreamOrder.OrderLine;
 /** com.orderstream.order.OrderStatus */
 export type OrderStatus = import('./OrderStatusChanged.ts').ComOrderstreamOrder.OrderStatus;
+/** com.orderstream.payment.PaymentKind */
+export type PaymentKind = import('./PaymentRequestMessage.ts').ComOrderstreamPayment.PaymentKind;
 /** com.orderstream.payment.PaymentStatus */
 export type PaymentStatus = import('./PaymentSuccessMessage.ts').ComOrderstreamPayment.PaymentStatus;
 /** com.orderstream.stock.ProductQuantity */
@@ -53,8 +59,12 @@ export type UserRole = import('./User.ts').ComOrderstreamUser.UserRole;
 export const DeliveryStartStatusSymbols: readonly DeliveryStartStatus[] = ["STARTED","FAILED"];
 /** The symbols of com.orderstream.order.Fulfilment, in schema order. */
 export const FulfilmentSymbols: readonly Fulfilment[] = ["DELIVERY","WAREHOUSE"];
+/** The symbols of com.orderstream.order.OrderCommandType, in schema order. */
+export const OrderCommandTypeSymbols: readonly OrderCommandType[] = ["PAY","CANCEL"];
 /** The symbols of com.orderstream.order.OrderStatus, in schema order. */
 export const OrderStatusSymbols: readonly OrderStatus[] = ["CREATED","PENDING_PAYMENT","PAYMENT_COMPLETED","PREPARING","IN_WAREHOUSE","SHIPMENT_STARTED","IN_TRANSIT","COMPLETED","REFUND_REQUESTED","REFUNDED","CANCELLED"];
+/** The symbols of com.orderstream.payment.PaymentKind, in schema order. */
+export const PaymentKindSymbols: readonly PaymentKind[] = ["CHARGE","REFUND"];
 /** The symbols of com.orderstream.payment.PaymentStatus, in schema order. */
 export const PaymentStatusSymbols: readonly PaymentStatus[] = ["SUCCESS","FAILED"];
 /** The symbols of com.orderstream.stock.StockResponseStatus, in schema order. */
@@ -67,6 +77,7 @@ export interface Records {
   ChatMessage: ChatMessage;
   DeliveryRequestMessage: DeliveryRequestMessage;
   DeliveryStartMessage: DeliveryStartMessage;
+  OrderCommand: OrderCommand;
   OrderCompletedMessage: OrderCompletedMessage;
   OrderPlaced: OrderPlaced;
   OrderStatusChanged: OrderStatusChanged;

@@ -1,0 +1,41 @@
+/**
+ * How a team topology names and encodes the contract topics. A topology takes a `Contracts` and
+ * never spells a topic name or a serde itself, so the same topology runs under the test driver
+ * (plain values, contract names) and in a process (registry-backed Avro, optional topic prefix).
+ */
+import { Serdes, type Consumed, type Produced, type Serde } from '../engine/index.ts';
+import {
+  avroValueSerde, recordSerde, type RecordName, type Records, type TopicName, type TopicValue,
+} from '../../schemas/index.ts';
+import type { Client } from '@confluentinc/schemaregistry';
+
+export interface Contracts {
+  /** The physical topic of a contract topic (the contract name, after any deployment prefix). */
+  topic(name: TopicName): string;
+  /** How to read a contract topic: string keys, the topic's Avro record as value. */
+  consumed<T extends TopicName>(name: T): Consumed<string, TopicValue<T>>;
+  /** How to write a contract topic. */
+  produced<T extends TopicName>(name: T): Produced<string, TopicValue<T>>;
+  /** A serde for a contract record on a topic of the processor's own (repartition, internal). */
+  record<R extends RecordName>(record: R): Serde<Records[R]> | undefined;
+}
+
+/** Contract names, no serdes: for the test driver, which passes values through as objects. */
+export function plainContracts(): Contracts {
+  return {
+    topic: (name) => name,
+    consumed: () => ({ keySerde: Serdes.string() }),
+    produced: () => ({ keySerde: Serdes.string() }),
+    record: () => undefined,
+  };
+}
+
+/** Registry-backed Avro (Confluent wire format) under `<prefix><topic>-value` subjects. */
+export function registryContracts(client: Client, prefix = ''): Contracts {
+  return {
+    topic: (name) => `${prefix}${name}`,
+    consumed: (name) => ({ keySerde: Serdes.string(), valueSerde: avroValueSerde(client, name) }),
+    produced: (name) => ({ keySerde: Serdes.string(), valueSerde: avroValueSerde(client, name) }),
+    record: (record) => recordSerde(client, record),
+  };
+}

@@ -1,0 +1,8 @@
+/** What every team processor shares: contract wiring, derived ids, topic creation, the process runner. */
+export { plainContracts, registryContracts, type Contracts } from './contracts.ts';
+export { derivedId } from './ids.ts';
+export { ensureContractTopics, type ContractTopicOptions } from './topics.ts';
+export {
+  startProcessor, runProcessorMain, guaranteeFromEnv, intFromEnv,
+  type Env, type ProcessorSpec, type ProcessorOptions, type RunningProcessor, type Sidecar, type SidecarContext,
+} from './process.ts';

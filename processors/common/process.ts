@@ -1,0 +1,149 @@
+/**
+ * Running a team processor: in this process beside others (the embedded main job shares one
+ * transport), or as its own process configured from the environment (`runProcessorMain`).
+ *
+ * Environment of a processor process:
+ *   TRANSPORT=memory|kafka|rabbit, KAFKA_BROKERS, RABBIT_URL     which broker (transports/index.ts)
+ *   SCHEMA_REGISTRY_URL       Confluent-API registry; unset → in-process registry
+ *   GUARANTEE                 exactly_once (default) | at_least_once
+ *   APP_ID                    default `<name>-processor`: consumer group, internal topic prefix
+ *   INSTANCE_ID               default `1`: stable per instance (Kafka transactional id)
+ *   STATE_DIR                 where persistent stores live
+ *   TOPIC_PREFIX              prepended to every contract topic (isolates tenants and test runs)
+ *   TOPIC_PARTITIONS          partitions of contract topics the contract leaves open (default 3)
+ *   COMMIT_INTERVAL_MS        engine commit interval
+ *   METRICS_PORT              serve Prometheus metrics on 127.0.0.1:<port>/metrics
+ */
+import { createServer, type Server } from 'node:http';
+import { StreamsApp, type ProcessingGuarantee, type Topology } from '../engine/index.ts';
+import { createTransport, transportConfigFromEnv, type Transport } from '../../transports/index.ts';
+import { registryFromEnv, type TopicName } from '../../schemas/index.ts';
+import { registryContracts, type Contracts } from './contracts.ts';
+import { ensureContractTopics } from './topics.ts';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Work a processor runs beside its topology, e.g. payment's calls to the payment gateway. */
+export interface Sidecar {
+  close(): Promise<void>;
+  /** Rejects when the sidecar fails for good. */
+  stopped(): Promise<void>;
+}
+
+export interface SidecarContext {
+  readonly transport: Transport;
+  readonly contracts: Contracts;
+  readonly applicationId: string;
+  readonly env: Env;
+  readonly logger: (line: string) => void;
+}
+
+export interface ProcessorSpec {
+  /** Team name: order, stock, payment, delivery. */
+  readonly name: string;
+  /** Contract topics the processor reads or writes; created when missing. */
+  readonly topics: readonly TopicName[];
+  readonly topology: (contracts: Contracts, env: Env) => Topology;
+  readonly sidecar?: (context: SidecarContext) => Promise<Sidecar>;
+}
+
+export interface ProcessorOptions {
+  readonly transport: Transport;
+  readonly contracts: Contracts;
+  readonly env?: Env;
+  readonly logger?: (line: string) => void;
+}
+
+export interface RunningProcessor {
+  readonly app: StreamsApp;
+  readonly applicationId: string;
+  close(): Promise<void>;
+  /** Rejects when the topology or a sidecar fails for good. */
+  stopped(): Promise<void>;
+}
+
+export function guaranteeFromEnv(env: Env): ProcessingGuarantee {
+  const g = env.GUARANTEE ?? 'exactly_once';
+  if (g !== 'exactly_once' && g !== 'at_least_once') throw new Error(`GUARANTEE must be exactly_once or at_least_once, not ${JSON.stringify(g)}`);
+  return g;
+}
+
+export function intFromEnv(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n)) throw new Error(`${name} must be a number, not ${JSON.stringify(raw)}`);
+  return n;
+}
+
+/** Creates the processor's topics, starts its topology and sidecar. */
+export async function startProcessor(spec: ProcessorSpec, options: ProcessorOptions): Promise<RunningProcessor> {
+  const env = options.env ?? {};
+  const applicationId = env.APP_ID ?? `${spec.name}-processor`;
+  const logger = options.logger ?? ((line: string) => process.stderr.write(`[${applicationId}] ${line}\n`));
+  await ensureContractTopics(options.transport.admin(), options.contracts, spec.topics, { partitions: intFromEnv(env, 'TOPIC_PARTITIONS', 3) });
+  const commitIntervalMs = env.COMMIT_INTERVAL_MS ? intFromEnv(env, 'COMMIT_INTERVAL_MS', 100) : undefined;
+  const app = new StreamsApp(spec.topology(options.contracts, env), {
+    applicationId,
+    transport: options.transport,
+    guarantee: guaranteeFromEnv(env),
+    instanceId: env.INSTANCE_ID ?? '1',
+    ...(env.STATE_DIR ? { stateDir: env.STATE_DIR } : {}),
+    ...(commitIntervalMs !== undefined ? { commitIntervalMs } : {}),
+    errors: { deserialization: 'dead-letter', processing: 'dead-letter' },
+    logger,
+  });
+  await app.start();
+  let sidecar: Sidecar | undefined;
+  try {
+    sidecar = await spec.sidecar?.({ transport: options.transport, contracts: options.contracts, applicationId, env, logger });
+  } catch (e) {
+    await app.close();
+    throw e;
+  }
+  return {
+    app,
+    applicationId,
+    async close() {
+      await sidecar?.close();
+      await app.close();
+    },
+    stopped: () => Promise.race([app.stopped(), ...(sidecar ? [sidecar.stopped()] : [])]),
+  };
+}
+
+/**
+ * A processor as its own process: configuration from the environment, "ready" on stdout once
+ * running, a clean close on SIGTERM or SIGINT, exit code 2 when it fails.
+ */
+export async function runProcessorMain(spec: ProcessorSpec, env: Env = process.env): Promise<void> {
+  const transport = createTransport(transportConfigFromEnv(env));
+  const contracts = registryContracts(registryFromEnv(env).client, env.TOPIC_PREFIX ?? '');
+  const running = await startProcessor(spec, { transport, contracts, env });
+  const metrics = env.METRICS_PORT ? await serveMetrics(running.app, intFromEnv(env, 'METRICS_PORT', 0)) : undefined;
+  let closing = false;
+  const shutdown = (code: number) => {
+    if (closing) return;
+    closing = true;
+    metrics?.close();
+    void running.close().then(() => transport.close()).then(() => process.exit(code), (e: unknown) => {
+      process.stderr.write(`[${running.applicationId}] close failed: ${String(e)}\n`);
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => shutdown(0));
+  process.on('SIGINT', () => shutdown(0));
+  running.stopped().catch((e: unknown) => {
+    process.stderr.write(`[${running.applicationId}] failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+    shutdown(2);
+  });
+  process.stdout.write('ready\n');
+}
+
+function serveMetrics(app: StreamsApp, port: number): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.url !== '/metrics') { res.writeHead(404).end(); return; }
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(app.metricsText());
+  });
+  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)));
+}
