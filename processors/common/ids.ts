@@ -13,3 +13,12 @@ export function derivedId(...parts: readonly (string | number)[]): string {
   const hex = h.subarray(0, 16).toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
+
+/**
+ * A number in [0, 1) fixed by the seed and the id: simulated failures (payment declines, delivery
+ * failures) decided by it are the same on every run and every broker, so a scenario's outcome
+ * can be predicted and compared.
+ */
+export function chance(seed: string, id: string): number {
+  return createHash('sha256').update(`${seed}\u0000${id}`).digest().readUInt32BE(0) / 2 ** 32;
+}

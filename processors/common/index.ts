@@ -1,6 +1,6 @@
 /** What every team processor shares: contract wiring, derived ids, topic creation, the process runner. */
 export { plainContracts, registryContracts, type Contracts } from './contracts.ts';
-export { derivedId } from './ids.ts';
+export { derivedId, chance } from './ids.ts';
 export { ensureContractTopics, type ContractTopicOptions } from './topics.ts';
 export {
   startProcessor, runProcessorMain, guaranteeFromEnv, intFromEnv,
