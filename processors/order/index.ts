@@ -1,0 +1,27 @@
+/** The order processor: the saga over the order table. */
+import { intFromEnv, type ProcessorSpec } from '../common/index.ts';
+import { orderTopology } from './topology.ts';
+
+export { orderTopology, ORDERS_STORE, RETRIES_STORE, DEADLINES_STORE, type OrderTopologyOptions, type SagaForward } from './topology.ts';
+export { decide, expire, NotYetApplicable, TransitionRejected, SAGA_OUTPUTS, type OrderState, type Decision, type SagaOutput } from './saga.ts';
+export { ORDER_STATUSES, canTransitionTo, isTerminal, type StatusInfo } from './status.ts';
+export { ORDER_INPUTS, envelopeSerde, type OrderEvent, type SagaEnvelope } from './envelope.ts';
+
+/**
+ * Env: ORDER_PAYMENT_DEADLINE_MS (default 900000), ORDER_RETRY_MAX_ATTEMPTS (5),
+ * ORDER_RETRY_BACKOFF_MS (500), ORDER_TICK_MS (100).
+ */
+export const orderSpec: ProcessorSpec = {
+  name: 'order',
+  topics: [
+    'order-placed', 'order-command-topic', 'stock-response-topic', 'payment-success-topic', 'delivery-start-topic',
+    'order-processing-topic', 'order-retry-topic', 'order-dead-letter-topic',
+    'order-status-topic', 'order-created', 'stock-release-topic', 'payment-request-topic', 'delivery-request-topic', 'order-completed-topic',
+  ],
+  topology: (contracts, env) => orderTopology(contracts, {
+    paymentDeadlineMs: intFromEnv(env, 'ORDER_PAYMENT_DEADLINE_MS', 15 * 60_000),
+    maxAttempts: intFromEnv(env, 'ORDER_RETRY_MAX_ATTEMPTS', 5),
+    retryBackoffMs: intFromEnv(env, 'ORDER_RETRY_BACKOFF_MS', 500),
+    tickMs: intFromEnv(env, 'ORDER_TICK_MS', 100),
+  }),
+};

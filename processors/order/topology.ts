@@ -1,0 +1,222 @@
+/**
+ * The order processor: the one writer of order state, running the saga.
+ *
+ *   order-placed ─────────┐
+ *   order-command-topic ──┤
+ *   stock-response-topic ─┼─ envelope ─▶ order-processing-topic ─┐
+ *   payment-success-topic ┤                                      ├─▶ saga [orders, order-retries, order-deadlines]
+ *   delivery-start-topic ─┘            order-retry-topic ────────┘      │
+ *                                                                        ├─▶ order-status-topic, order-created, stock-release-topic,
+ *                                                                        │   payment-request-topic, delivery-request-topic, order-completed-topic
+ *                                                                        ├─▶ order-retry-topic        (not yet applicable: back-off, then again)
+ *                                                                        └─▶ order-dead-letter-topic  (rejected, or out of attempts)
+ *
+ * Retries wait in a store until due and are taken up by a wall-clock punctuator, so a waiting
+ * event never holds up other orders. The payment deadline works the same way.
+ */
+import {
+  keyValueStore, Serdes, StreamsBuilder, type Codec, type KeyValueStore, type Processor, type ProcessorContext,
+  type Produced, type StreamRecord, type Topology,
+} from '../engine/index.ts';
+import type { Contracts } from '../common/index.ts';
+import { derivedId } from '../common/index.ts';
+import { envelopeSerde, ORDER_INPUTS, type OrderEvent, type OrderInput, type SagaEnvelope } from './envelope.ts';
+import { decide, expire, NotYetApplicable, SAGA_OUTPUTS, TransitionRejected, type Decision, type OrderState, type SagaOutput } from './saga.ts';
+
+export interface OrderTopologyOptions {
+  /** How long an order may wait in PENDING_PAYMENT for a PAY before it is cancelled. Default 15 min. */
+  readonly paymentDeadlineMs?: number;
+  /** Attempts of an event that is not yet applicable before it is dead-lettered. Default 5. */
+  readonly maxAttempts?: number;
+  /** Back-off before retry n is `retryBackoffMs · 2^(n-1)`. Default 500 ms. */
+  readonly retryBackoffMs?: number;
+  /** How often due retries and deadlines are looked for. Default 100 ms. */
+  readonly tickMs?: number;
+}
+
+export const ORDERS_STORE = 'orders';
+export const RETRIES_STORE = 'order-retries';
+export const DEADLINES_STORE = 'order-deadlines';
+
+/** What the saga hands downstream: a contract record, or the envelope of a retry or dead letter. */
+export type SagaForward = SagaOutput | { readonly topic: 'order-retry-topic' | 'order-dead-letter-topic'; readonly value: SagaEnvelope };
+
+export function orderTopology(contracts: Contracts, options: OrderTopologyOptions = {}): Topology {
+  const settings = {
+    paymentDeadlineMs: options.paymentDeadlineMs ?? 15 * 60_000,
+    maxAttempts: options.maxAttempts ?? 5,
+    retryBackoffMs: options.retryBackoffMs ?? 500,
+    tickMs: options.tickMs ?? 100,
+  };
+  const builder = new StreamsBuilder();
+  const envelopes = envelopeSerde(contracts);
+  const envelopeTopic = { keySerde: Serdes.string(), ...(envelopes ? { valueSerde: envelopes } : {}) };
+
+  builder
+    .addStateStore(keyValueStore<string, OrderState>(ORDERS_STORE, { keyCodec: Serdes.string() }))
+    .addStateStore(keyValueStore<string, SagaEnvelope>(RETRIES_STORE, { keyCodec: Serdes.string(), valueCodec: jsonWithBuffers<SagaEnvelope>() }))
+    .addStateStore(keyValueStore<string, string>(DEADLINES_STORE, { keyCodec: Serdes.string(), valueCodec: Serdes.string() }));
+
+  for (const topic of ORDER_INPUTS) {
+    builder.stream(contracts.topic(topic), contracts.consumed(topic) as Parameters<StreamsBuilder['stream']>[1])
+      .process(() => new Envelope(topic, settings.maxAttempts), { name: `envelope-${topic}` })
+      .to(contracts.topic('order-processing-topic'), envelopeTopic);
+  }
+
+  const forwards = builder
+    .stream<string, SagaEnvelope>([contracts.topic('order-processing-topic'), contracts.topic('order-retry-topic')], envelopeTopic)
+    .process(() => new OrderSaga(contracts.topic('order-retry-topic'), settings), { name: 'saga', stores: [ORDERS_STORE, RETRIES_STORE, DEADLINES_STORE] });
+
+  for (const topic of SAGA_OUTPUTS) {
+    forwards.filter((_, f) => f.topic === topic, { name: `to-${topic}` })
+      .mapValues((f) => f.value as SagaOutput['value'])
+      .to(contracts.topic(topic), contracts.produced(topic) as Produced<string, SagaOutput['value']>);
+  }
+  for (const topic of ['order-retry-topic', 'order-dead-letter-topic'] as const) {
+    forwards.filter((_, f) => f.topic === topic, { name: `to-${topic}` })
+      .mapValues((f) => f.value as SagaEnvelope)
+      .to(contracts.topic(topic), envelopeTopic);
+  }
+  return builder.build();
+}
+
+/** Wraps an input event for order-processing-topic: keyed by orderId, attempt 0. */
+class Envelope implements Processor<string | null, OrderEvent['value'], string, SagaEnvelope> {
+  private context!: ProcessorContext<string, SagaEnvelope>;
+
+  constructor(private readonly topic: OrderInput, private readonly maxAttempts: number) {}
+
+  init(context: ProcessorContext<string, SagaEnvelope>): void {
+    this.context = context;
+  }
+
+  process(record: StreamRecord<string | null, OrderEvent['value']>): void {
+    const meta = this.context.recordMetadata()!;
+    const event = { topic: this.topic, value: record.value } as OrderEvent;
+    const orderId = event.value.orderId;
+    const eventId = 'eventId' in event.value ? event.value.eventId
+      : 'commandId' in event.value ? event.value.commandId
+      : derivedId(meta.topic, meta.partition, meta.offset);
+    this.context.forward({
+      key: orderId,
+      value: {
+        eventId, orderId, sourcePartition: meta.partition, sourceOffset: meta.offset, key: record.key, headers: record.headers,
+        attempt: 0, maxAttempts: this.maxAttempts, reason: null, errorType: null, firstFailedAt: null, nextAttemptAt: record.timestamp, event,
+      },
+      timestamp: record.timestamp,
+      headers: {},
+    });
+  }
+}
+
+interface SagaSettings {
+  readonly paymentDeadlineMs: number;
+  readonly maxAttempts: number;
+  readonly retryBackoffMs: number;
+  readonly tickMs: number;
+}
+
+class OrderSaga implements Processor<string, SagaEnvelope, string, SagaForward> {
+  private context!: ProcessorContext<string, SagaForward>;
+  private orders!: KeyValueStore<string, OrderState>;
+  private retries!: KeyValueStore<string, SagaEnvelope>;
+  private deadlines!: KeyValueStore<string, string>;
+
+  constructor(private readonly retryTopic: string, private readonly settings: SagaSettings) {}
+
+  init(context: ProcessorContext<string, SagaForward>): void {
+    this.context = context;
+    this.orders = context.getStateStore(ORDERS_STORE);
+    this.retries = context.getStateStore(RETRIES_STORE);
+    this.deadlines = context.getStateStore(DEADLINES_STORE);
+    context.schedule(this.settings.tickMs, 'wall-clock-time', (now) => {
+      this.retryDue(now);
+      this.expireDue(now);
+    });
+  }
+
+  process(record: StreamRecord<string, SagaEnvelope>): void {
+    if (this.context.recordMetadata()?.topic === this.retryTopic) {
+      // Parked until due; the punctuator takes it up. The attempt in the key keeps copies apart.
+      const e = record.value;
+      this.retries.put(`${timeKey(e.nextAttemptAt)}/${e.eventId}/${e.attempt}`, e);
+      return;
+    }
+    this.handle(record.value, record.timestamp);
+  }
+
+  private handle(envelope: SagaEnvelope, timestamp: number): void {
+    const now = this.context.currentSystemTime();
+    const state = this.orders.get(envelope.orderId);
+    let decision: Decision;
+    try {
+      decision = decide(state, envelope.event, { now });
+    } catch (e) {
+      if (e instanceof NotYetApplicable) this.retryLater(envelope, e, now, timestamp);
+      else this.deadLetter(envelope, e, now, timestamp);
+      return;
+    }
+    this.apply(decision, state, timestamp);
+  }
+
+  private apply(decision: Decision, before: OrderState | undefined, timestamp: number): void {
+    const { state, outputs } = decision;
+    if (outputs.length === 0 && before === state) return;
+    this.orders.put(state.orderId, state);
+    if (state.status === 'PENDING_PAYMENT' && state.payment === null && state.awaitingPaymentSince !== null && before?.status !== 'PENDING_PAYMENT') {
+      this.deadlines.put(`${timeKey(state.awaitingPaymentSince + this.settings.paymentDeadlineMs)}/${state.orderId}`, state.orderId);
+    }
+    for (const output of outputs) this.context.forward({ key: state.orderId, value: output, timestamp, headers: {} });
+  }
+
+  private retryLater(envelope: SagaEnvelope, error: Error, now: number, timestamp: number): void {
+    const attempt = envelope.attempt + 1;
+    if (attempt > this.settings.maxAttempts) {
+      this.deadLetter(envelope, new Error(`gave up after ${envelope.attempt} retries: ${error.message}`, { cause: error }), now, timestamp, error.name);
+      return;
+    }
+    const value: SagaEnvelope = {
+      ...envelope, attempt, reason: error.message, errorType: error.name, firstFailedAt: envelope.firstFailedAt ?? now,
+      nextAttemptAt: now + this.settings.retryBackoffMs * 2 ** (attempt - 1),
+    };
+    this.context.forward({ key: envelope.orderId, value: { topic: 'order-retry-topic', value }, timestamp, headers: {} });
+  }
+
+  private deadLetter(envelope: SagaEnvelope, error: unknown, now: number, timestamp: number, errorType?: string): void {
+    const e = error instanceof Error ? error : new Error(String(error));
+    const value: SagaEnvelope = { ...envelope, reason: e.message, errorType: errorType ?? e.name, firstFailedAt: envelope.firstFailedAt ?? now, nextAttemptAt: now };
+    this.context.forward({ key: envelope.orderId, value: { topic: 'order-dead-letter-topic', value }, timestamp, headers: {} });
+  }
+
+  private retryDue(now: number): void {
+    for (const { key, value } of this.retries.range(undefined, `${timeKey(now)}/~`)) {
+      this.retries.delete(key);
+      this.handle(value, now);
+    }
+  }
+
+  private expireDue(now: number): void {
+    for (const { key, value: orderId } of this.deadlines.range(undefined, `${timeKey(now)}/~`)) {
+      this.deadlines.delete(key);
+      const state = this.orders.get(orderId);
+      const decision = state && expire(state, this.settings.paymentDeadlineMs, { now });
+      if (decision) this.apply(decision, state, now);
+    }
+  }
+}
+
+/** Fixed-width decimal, so that keys sort by time. */
+function timeKey(ms: number): string {
+  return Math.max(0, Math.floor(ms)).toString().padStart(15, '0');
+}
+
+/** JSON that keeps Buffers (envelope headers) as Buffers. */
+function jsonWithBuffers<T>(): Codec<T> {
+  return {
+    encode: (value) => Buffer.from(JSON.stringify(value), 'utf8'),
+    decode: (bytes) => JSON.parse(bytes.toString('utf8'), (_, v: unknown) => {
+      const b = v as { type?: unknown; data?: unknown } | null;
+      return b !== null && typeof b === 'object' && b.type === 'Buffer' && Array.isArray(b.data) ? Buffer.from(b.data as number[]) : v;
+    }) as T,
+  };
+}
