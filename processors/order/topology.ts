@@ -21,7 +21,7 @@ import {
 import type { Contracts } from '../common/index.ts';
 import { derivedId } from '../common/index.ts';
 import { envelopeSerde, ORDER_INPUTS, type OrderEvent, type OrderInput, type SagaEnvelope } from './envelope.ts';
-import { decide, expire, NotYetApplicable, SAGA_OUTPUTS, TransitionRejected, type Decision, type OrderState, type SagaOutput } from './saga.ts';
+import { decide, expire, NotYetApplicable, SAGA_OUTPUTS, type Decision, type OrderState, type SagaOutput } from './saga.ts';
 
 export interface OrderTopologyOptions {
   /** How long an order may wait in PENDING_PAYMENT for a PAY before it is cancelled. Default 15 min. */
