@@ -1,0 +1,305 @@
+import test from 'ava';
+import { randomUUID } from 'node:crypto';
+import { TopologyTestDriver, type KeyValueStore } from '../engine/index.ts';
+import { plainContracts } from '../common/index.ts';
+import type {
+  DeliveryStartMessage, OrderCommand, OrderPlaced, OrderStatus, OrderStatusChanged, PaymentSuccessMessage, StockResponseMessage, TopicName,
+} from '../../schemas/index.ts';
+import { sampleValue } from '../../schemas/index.ts';
+import { orderTopology, ORDERS_STORE, type OrderTopologyOptions } from './topology.ts';
+import type { OrderState } from './saga.ts';
+import type { SagaEnvelope } from './envelope.ts';
+import { canTransitionTo, ORDER_STATUSES } from './status.ts';
+
+const START = 1_700_000_000_000;
+
+/** The order topology under the test driver, with the broker's part played here: envelopes go round. */
+class Harness {
+  readonly driver: TopologyTestDriver;
+  private readonly seen = new Map<string, unknown[]>();
+
+  constructor(options: OrderTopologyOptions = {}) {
+    this.driver = new TopologyTestDriver(orderTopology(plainContracts(), { retryBackoffMs: 1_000, maxAttempts: 3, paymentDeadlineMs: 60_000, ...options }), { wallClockStartMs: START });
+  }
+
+  send<T extends TopicName>(topic: T, value: { orderId: string }): this {
+    this.driver.pipe(topic, value.orderId, value, { timestamp: this.driver.wallClockTime() });
+    return this.pump();
+  }
+
+  advance(ms: number): this {
+    this.driver.advanceWallClockTime(ms);
+    return this.pump();
+  }
+
+  /** Everything written to a topic so far (not forgotten between reads). */
+  all<V>(topic: TopicName): V[] {
+    this.collect(topic);
+    return (this.seen.get(topic) ?? []) as V[];
+  }
+
+  statuses(orderId: string): (OrderStatus | null)[] {
+    const changes = this.all<OrderStatusChanged>('order-status-topic').filter((c) => c.orderId === orderId);
+    return changes.length === 0 ? [] : [changes[0]!.from ?? null, ...changes.map((c) => c.to)];
+  }
+
+  state(orderId: string): OrderState | undefined {
+    return this.driver.getStore<KeyValueStore<string, OrderState>>(ORDERS_STORE).get(orderId);
+  }
+
+  private pump(): this {
+    for (;;) {
+      const processing = this.driver.readOutput<string, SagaEnvelope>('order-processing-topic');
+      const retries = this.driver.readOutput<string, SagaEnvelope>('order-retry-topic');
+      if (processing.length === 0 && retries.length === 0) return this;
+      this.remember('order-processing-topic', processing.map((r) => r.value));
+      this.remember('order-retry-topic', retries.map((r) => r.value));
+      for (const r of processing) this.driver.pipe('order-processing-topic', r.key, r.value, { timestamp: r.timestamp });
+      for (const r of retries) this.driver.pipe('order-retry-topic', r.key, r.value, { timestamp: r.timestamp });
+    }
+  }
+
+  private collect(topic: TopicName): void {
+    if (topic === 'order-processing-topic' || topic === 'order-retry-topic') return;
+    this.remember(topic, this.driver.readOutput(topic).map((r) => r.value));
+  }
+
+  private remember(topic: string, values: unknown[]): void {
+    this.seen.set(topic, [...(this.seen.get(topic) ?? []), ...values]);
+  }
+}
+
+const customerId = randomUUID();
+const productA = randomUUID();
+const productB = randomUUID();
+
+function order(fulfilment: 'DELIVERY' | 'WAREHOUSE' = 'DELIVERY', overrides: Partial<OrderPlaced> = {}): OrderPlaced {
+  return {
+    ...sampleValue('order-placed'),
+    customerId,
+    fulfilment,
+    lines: [
+      { productId: productA, quantity: 2, unitPrice: 1_000 },
+      { productId: productB, quantity: 1, unitPrice: 5_000 },
+      { productId: productA, quantity: 1, unitPrice: 1_000 },
+    ],
+    ...(fulfilment === 'WAREHOUSE' ? { delivery: null } : {}),
+    ...overrides,
+  };
+}
+
+const TOTAL = 3 * 1_000 + 5_000;
+
+const stock = (o: OrderPlaced, productId: string, status: 'SUCCESS' | 'FAILED'): StockResponseMessage =>
+  ({ orderId: o.orderId, productId, status, message: status === 'SUCCESS' ? 'reserved' : `only 0 of ${productId} left` });
+const pay = (o: OrderPlaced, overrides: Partial<OrderCommand> = {}): OrderCommand =>
+  ({ commandId: randomUUID(), orderId: o.orderId, customerId: o.customerId, type: 'PAY', paymentKey: `pk-${o.orderId}`, amount: TOTAL, reason: null, issuedAt: START, ...overrides });
+const cancelCommand = (o: OrderPlaced): OrderCommand =>
+  ({ commandId: randomUUID(), orderId: o.orderId, customerId: o.customerId, type: 'CANCEL', paymentKey: null, amount: null, reason: 'changed my mind', issuedAt: START });
+const paid = (o: OrderPlaced, status: 'SUCCESS' | 'FAILED', kind: 'CHARGE' | 'REFUND' = 'CHARGE'): PaymentSuccessMessage =>
+  ({ orderId: o.orderId, paymentKey: `pk-${o.orderId}`, amount: TOTAL, status, kind });
+const delivery = (o: OrderPlaced, status: 'STARTED' | 'FAILED'): DeliveryStartMessage =>
+  ({ orderId: o.orderId, deliveryId: `d-${o.orderId}`, status });
+
+/** Placed, both lines reserved: PENDING_PAYMENT. */
+function awaitingPayment(h: Harness, o: OrderPlaced): Harness {
+  return h.send('order-placed', o).send('stock-response-topic', stock(o, productA, 'SUCCESS')).send('stock-response-topic', stock(o, productB, 'SUCCESS'));
+}
+
+test('a delivered order walks CREATED → PENDING_PAYMENT → PAYMENT_COMPLETED → PREPARING → SHIPMENT_STARTED → COMPLETED', (t) => {
+  const h = new Harness();
+  const o = order();
+  h.send('order-placed', o);
+  t.deepEqual(h.all('order-created'), [{ orderId: o.orderId, products: [{ productId: productA, quantity: 3 }, { productId: productB, quantity: 1 }] }], 'lines of one product merged');
+  h.send('stock-response-topic', stock(o, productA, 'SUCCESS'));
+  t.deepEqual(h.statuses(o.orderId), [null, 'CREATED'], 'waits for every line');
+  h.send('stock-response-topic', stock(o, productB, 'SUCCESS'));
+  h.send('order-command-topic', pay(o));
+  t.like(h.all<{ kind: string }>('payment-request-topic'), [{ orderId: o.orderId, amount: TOTAL, kind: 'CHARGE', paymentKey: `pk-${o.orderId}`, customerId }]);
+  h.send('payment-success-topic', paid(o, 'SUCCESS'));
+  t.like(h.all('delivery-request-topic'), [{ orderId: o.orderId, customerId, address: o.delivery!.address, zipcode: o.delivery!.zipcode }]);
+  h.send('delivery-start-topic', delivery(o, 'STARTED'));
+  t.deepEqual(h.statuses(o.orderId), [null, 'CREATED', 'PENDING_PAYMENT', 'PAYMENT_COMPLETED', 'PREPARING', 'SHIPMENT_STARTED', 'COMPLETED']);
+  t.like(h.all('order-completed-topic'), [{ orderId: o.orderId, customerId, totalAmount: TOTAL, itemCount: 4, fulfilment: 'DELIVERY', deliveryId: `d-${o.orderId}` }]);
+  t.deepEqual(h.all('stock-release-topic'), []);
+  t.is(h.state(o.orderId)?.status, 'COMPLETED');
+  t.deepEqual(h.all('order-dead-letter-topic'), []);
+});
+
+test('a warehouse order completes after payment with no delivery request', (t) => {
+  const h = new Harness();
+  const o = order('WAREHOUSE');
+  awaitingPayment(h, o).send('order-command-topic', pay(o)).send('payment-success-topic', paid(o, 'SUCCESS'));
+  t.deepEqual(h.statuses(o.orderId), [null, 'CREATED', 'PENDING_PAYMENT', 'PAYMENT_COMPLETED', 'IN_WAREHOUSE', 'COMPLETED']);
+  t.deepEqual(h.all('delivery-request-topic'), []);
+  t.like(h.all('order-completed-topic').at(-1), { orderId: o.orderId, fulfilment: 'WAREHOUSE', deliveryId: null });
+});
+
+test('a FAILED line cancels the order and releases exactly the lines already reserved, and later ones as they come', (t) => {
+  const h = new Harness();
+  const productC = randomUUID();
+  const o = order('DELIVERY', { lines: [{ productId: productA, quantity: 2, unitPrice: 1 }, { productId: productB, quantity: 1, unitPrice: 1 }, { productId: productC, quantity: 4, unitPrice: 1 }] });
+  h.send('order-placed', o).send('stock-response-topic', stock(o, productA, 'SUCCESS')).send('stock-response-topic', stock(o, productB, 'FAILED'));
+  t.deepEqual(h.statuses(o.orderId), [null, 'CREATED', 'CANCELLED']);
+  t.regex(h.all<OrderStatusChanged>('order-status-topic').at(-1)!.reason ?? '', /^OUT_OF_STOCK: out of stock: only 0/);
+  t.deepEqual(h.all('stock-release-topic'), [{ orderId: o.orderId, productId: productA, quantity: 2, reason: 'OUT_OF_STOCK' }]);
+  h.send('stock-response-topic', stock(o, productC, 'SUCCESS'));
+  t.deepEqual(h.all('stock-release-topic').at(-1), { orderId: o.orderId, productId: productC, quantity: 4, reason: 'CANCELLED' }, 'a late reservation goes back');
+  h.send('stock-response-topic', stock(o, productC, 'SUCCESS'));
+  t.is(h.all('stock-release-topic').length, 2, 'released once');
+  t.deepEqual(h.all('payment-request-topic'), []);
+});
+
+test('payment FAILED cancels the order and releases every line', (t) => {
+  const h = new Harness();
+  const o = order();
+  awaitingPayment(h, o).send('order-command-topic', pay(o)).send('payment-success-topic', paid(o, 'FAILED'));
+  t.deepEqual(h.statuses(o.orderId), [null, 'CREATED', 'PENDING_PAYMENT', 'CANCELLED']);
+  t.deepEqual(h.all<{ productId: string; quantity: number; reason: string }>('stock-release-topic').map((r) => [r.productId, r.quantity, r.reason]), [[productA, 3, 'PAYMENT_FAILED'], [productB, 1, 'PAYMENT_FAILED']]);
+});
+
+test('delivery FAILED takes the refund path: REFUND_REQUESTED, stock returned, a REFUND request, then REFUNDED', (t) => {
+  const h = new Harness();
+  const o = order();
+  awaitingPayment(h, o).send('order-command-topic', pay(o)).send('payment-success-topic', paid(o, 'SUCCESS')).send('delivery-start-topic', delivery(o, 'FAILED'));
+  t.is(h.state(o.orderId)?.status, 'REFUND_REQUESTED');
+  t.is(h.all('stock-release-topic').length, 2);
+  t.like(h.all<{ kind: string }>('payment-request-topic').map((r) => r.kind), ['CHARGE', 'REFUND']);
+  h.send('payment-success-topic', paid(o, 'SUCCESS', 'REFUND'));
+  t.deepEqual(h.statuses(o.orderId), [null, 'CREATED', 'PENDING_PAYMENT', 'PAYMENT_COMPLETED', 'PREPARING', 'REFUND_REQUESTED', 'REFUNDED']);
+  t.deepEqual(h.all('order-completed-topic'), []);
+});
+
+test('every event delivered twice has the effects of delivering it once', (t) => {
+  const once = new Harness();
+  const twice = new Harness();
+  const o = order();
+  const command = pay(o);
+  const events: [TopicName, { orderId: string }][] = [
+    ['order-placed', o], ['stock-response-topic', stock(o, productA, 'SUCCESS')], ['stock-response-topic', stock(o, productB, 'SUCCESS')],
+    ['order-command-topic', command], ['payment-success-topic', paid(o, 'SUCCESS')], ['delivery-start-topic', delivery(o, 'FAILED')],
+    ['payment-success-topic', paid(o, 'SUCCESS', 'REFUND')],
+  ];
+  for (const [topic, value] of events) {
+    once.send(topic, value);
+    twice.send(topic, value).send(topic, value);
+  }
+  for (const topic of ['order-status-topic', 'order-created', 'stock-release-topic', 'payment-request-topic', 'delivery-request-topic'] as const) {
+    t.deepEqual(twice.all(topic), once.all(topic), topic);
+  }
+  t.deepEqual(twice.all('order-dead-letter-topic'), []);
+  t.is(twice.state(o.orderId)?.status, 'REFUNDED');
+});
+
+test('events asking for a disallowed move are dead-lettered with the reason and never applied', (t) => {
+  const h = new Harness();
+  const o = order();
+  awaitingPayment(h, o);
+  h.send('order-command-topic', pay(o, { amount: 1 }));
+  h.send('order-command-topic', pay(o, { customerId: randomUUID() }));
+  h.send('payment-success-topic', paid(o, 'SUCCESS'));
+  h.send('delivery-start-topic', delivery(o, 'STARTED'));
+  h.send('order-command-topic', pay(o));
+  h.send('order-command-topic', cancelCommand(o));
+  const dead = h.all<SagaEnvelope>('order-dead-letter-topic');
+  t.deepEqual(dead.map((d) => d.errorType), ['TransitionRejected', 'TransitionRejected', 'TransitionRejected', 'TransitionRejected', 'TransitionRejected']);
+  t.regex(dead[0]!.reason!, /PAY of 1, but the order's total is 8000/);
+  t.regex(dead[1]!.reason!, /not the order's buyer/);
+  t.regex(dead[2]!.reason!, /did not request/);
+  t.regex(dead[3]!.reason!, /delivery STARTED while PENDING_PAYMENT/);
+  t.regex(dead[4]!.reason!, /CANCEL while PENDING_PAYMENT with a payment under way/);
+  t.is(dead[0]!.event.topic, 'order-command-topic', 'the dead letter carries the event');
+  t.deepEqual(h.statuses(o.orderId), [null, 'CREATED', 'PENDING_PAYMENT']);
+  t.is(h.all('payment-request-topic').length, 1);
+});
+
+test('an order that fails validation is dead-lettered, not created', (t) => {
+  const h = new Harness();
+  const o = order('DELIVERY', { delivery: null });
+  h.send('order-placed', o);
+  t.deepEqual(h.statuses(o.orderId), []);
+  t.regex(h.all<SagaEnvelope>('order-dead-letter-topic')[0]!.reason!, /DELIVERY needs a delivery address/);
+  t.is(h.state(o.orderId), undefined);
+});
+
+test('an event that comes too early is retried with back-off and applied once it can be; other orders flow on meanwhile', (t) => {
+  const h = new Harness();
+  const o = order();
+  const other = order();
+  h.send('order-placed', o).send('order-command-topic', pay(o));
+  const retried = h.all<SagaEnvelope>('order-retry-topic');
+  t.is(retried.length, 1);
+  t.like(retried[0], { attempt: 1, errorType: 'NotYetApplicable', nextAttemptAt: START + 1_000, firstFailedAt: START });
+  t.regex(retried[0]!.reason!, /PAY while stock is still being reserved/);
+  awaitingPayment(h, other);
+  t.deepEqual(h.statuses(other.orderId), [null, 'CREATED', 'PENDING_PAYMENT'], 'the waiting PAY holds up nothing');
+  h.send('stock-response-topic', stock(o, productA, 'SUCCESS')).send('stock-response-topic', stock(o, productB, 'SUCCESS'));
+  t.deepEqual(h.all('payment-request-topic'), [], 'not before the back-off');
+  h.advance(999);
+  t.deepEqual(h.all('payment-request-topic'), []);
+  h.advance(101);
+  t.like(h.all('payment-request-topic'), [{ orderId: o.orderId, kind: 'CHARGE' }]);
+  t.deepEqual(h.all('order-dead-letter-topic'), []);
+});
+
+test('a stock answer that overtakes its order waits for it', (t) => {
+  const h = new Harness();
+  const o = order();
+  h.send('stock-response-topic', stock(o, productA, 'SUCCESS')).send('order-placed', o).send('stock-response-topic', stock(o, productB, 'SUCCESS'));
+  t.deepEqual(h.statuses(o.orderId), [null, 'CREATED']);
+  h.advance(1_100);
+  t.deepEqual(h.statuses(o.orderId), [null, 'CREATED', 'PENDING_PAYMENT']);
+});
+
+test('after its last attempt an event goes to the dead-letter topic with the reason', (t) => {
+  const h = new Harness({ maxAttempts: 3, retryBackoffMs: 1_000 });
+  const o = order();
+  h.send('order-placed', o).send('order-command-topic', pay(o));
+  for (let i = 0; i < 8; i++) h.advance(1_000);
+  t.deepEqual(h.all<SagaEnvelope>('order-retry-topic').map((r) => [r.attempt, r.nextAttemptAt - START]), [[1, 1_000], [2, 3_000], [3, 7_000]]);
+  const [dead] = h.all<SagaEnvelope>('order-dead-letter-topic');
+  t.like(dead, { attempt: 3, errorType: 'NotYetApplicable', firstFailedAt: START });
+  t.regex(dead!.reason!, /gave up after 3 retries: .*PAY while stock is still being reserved/);
+});
+
+test('an order left unpaid past the deadline is cancelled and its stock released; a paid one is not', (t) => {
+  const h = new Harness({ paymentDeadlineMs: 60_000 });
+  const unpaid = order();
+  const payingLate = order();
+  awaitingPayment(h, unpaid);
+  awaitingPayment(h, payingLate).send('order-command-topic', pay(payingLate));
+  h.advance(59_000);
+  t.is(h.state(unpaid.orderId)?.status, 'PENDING_PAYMENT');
+  h.advance(1_100);
+  t.deepEqual(h.statuses(unpaid.orderId), [null, 'CREATED', 'PENDING_PAYMENT', 'CANCELLED']);
+  t.regex(h.state(unpaid.orderId)!.reason!, /^PAYMENT_TIMEOUT/);
+  t.deepEqual(h.all<{ orderId: string }>('stock-release-topic').map((r) => r.orderId), [unpaid.orderId, unpaid.orderId]);
+  t.is(h.state(payingLate.orderId)?.status, 'PENDING_PAYMENT', 'a payment under way is not cut off');
+  h.send('order-command-topic', pay(unpaid));
+  t.is(h.all('payment-request-topic').length, 1, 'a PAY after the deadline is refused');
+  t.regex(h.all<SagaEnvelope>('order-dead-letter-topic')[0]!.reason!, /PAY while CANCELLED/);
+});
+
+test('CANCEL is honoured in CREATED and PENDING_PAYMENT; a reservation answered after it is released', (t) => {
+  const h = new Harness();
+  const early = order();
+  h.send('order-placed', early).send('order-command-topic', cancelCommand(early)).send('stock-response-topic', stock(early, productA, 'SUCCESS')).send('stock-response-topic', stock(early, productB, 'FAILED'));
+  t.deepEqual(h.statuses(early.orderId), [null, 'CREATED', 'CANCELLED']);
+  t.regex(h.state(early.orderId)!.reason!, /^CANCELLED_BY_BUYER: cancelled by the buyer: changed my mind/);
+  t.deepEqual(h.all<{ productId: string }>('stock-release-topic').map((r) => r.productId), [productA]);
+  const later = order();
+  awaitingPayment(h, later).send('order-command-topic', cancelCommand(later));
+  t.deepEqual(h.statuses(later.orderId), [null, 'CREATED', 'PENDING_PAYMENT', 'CANCELLED']);
+  t.is(h.all<{ orderId: string }>('stock-release-topic').filter((r) => r.orderId === later.orderId).length, 2);
+});
+
+test('the status machine: terminal statuses lead nowhere, only CREATED and PENDING_PAYMENT can be cancelled', (t) => {
+  for (const [status, info] of Object.entries(ORDER_STATUSES)) {
+    t.is(info.terminal, info.next.length === 0, status);
+    t.is(info.canCancel, status === 'CREATED' || status === 'PENDING_PAYMENT', status);
+    for (const next of info.next) t.true(canTransitionTo(status as OrderStatus, next));
+  }
+  t.false(canTransitionTo('COMPLETED', 'CANCELLED'));
+  t.false(canTransitionTo('PENDING_PAYMENT', 'COMPLETED'));
+  t.true(canTransitionTo('PREPARING', 'REFUND_REQUESTED'));
+});
