@@ -1,0 +1,262 @@
+/**
+ * The buyers and sellers of the scenario, talking to the processors only through topics with the
+ * registry-backed serdes: sellers write stock levels, buyers place orders, cancel some at once and
+ * pay the rest when they reach PENDING_PAYMENT. One reader follows everything the test checks:
+ * order statuses, order-completed events, the order processor's dead letters, every processor's
+ * engine dead-letter topic, and the stock processor's changelog (every level it ever wrote).
+ *
+ * Reading outputs of exactly_once processors: on Kafka the transport's consumer is KafkaJS's
+ * default read_committed (aborted transactions are never seen); on RabbitMQ (effectively-once)
+ * re-sent copies after a crash carry their origin and the engine's `Deduplicator` drops them.
+ */
+import type { Client } from '@confluentinc/schemaregistry';
+import { Deduplicator } from '../../processors/engine/index.ts';
+import { DeadLetterHeaders } from '../../processors/engine/index.ts';
+import { derivedId } from '../../processors/common/index.ts';
+import {
+  avroValueSerde, type OrderCommand, type OrderCompletedMessage, type OrderStatusChanged, type RegistrySerde,
+  type RetryEnvelope, type TopicName, type TopicValue,
+} from '../../schemas/index.ts';
+import type { ConsumedRecord, Consumer, Producer, ProducerRecord, Transport } from '../../transports/index.ts';
+import { stockLevels, type PlannedOrder, type Scenario } from './scenario.ts';
+
+/** A value in the stock processor's level store (JSON in its changelog, string keys). */
+export interface StoredLevel {
+  readonly productId: string;
+  readonly sellerId: string;
+  readonly available: number;
+  readonly updatedAt: number;
+}
+
+/** Everything the reader saw. */
+export interface Observation {
+  /** Status events per order, in arrival order, one per eventId. */
+  readonly statuses: Map<string, OrderStatusChanged[]>;
+  /** Order-completed events by eventId. */
+  readonly completed: Map<string, OrderCompletedMessage>;
+  readonly orderDeadLetters: RetryEnvelope[];
+  /** Records on the processors' engine dead-letter topics, described. */
+  readonly engineDeadLetters: string[];
+  /** Every level the stock changelog held per product, in order. */
+  readonly levels: Map<string, number[]>;
+  /** Changelog values below zero, described. */
+  readonly negativeLevels: string[];
+  /** Status or completed events repeating an eventId already seen. */
+  repeatedEvents: number;
+  /** Events about orders the scenario does not have, described. */
+  readonly foreign: string[];
+  /** Records the reader could not decode, and failed sends of buyer commands. */
+  readonly errors: string[];
+  /** PAY commands sent. */
+  paid: number;
+}
+
+export interface ClientOptions {
+  readonly transport: Transport;
+  readonly registry: Client;
+  readonly prefix: string;
+  readonly scenario: Scenario;
+  /** Changelog topic of the stock processor's level store. */
+  readonly stockChangelog: string;
+  /** Engine dead-letter topics of the processors (`<appId>-dlq`). */
+  readonly engineDeadLetterTopics: readonly string[];
+  /** Orders per produce call, and the pause between calls (keeps the pipeline from a backlog). */
+  readonly batchSize: number;
+  readonly pauseMs: number;
+}
+
+type Serdes = { [T in TopicName]?: RegistrySerde<TopicValue<T>> };
+
+export class SagaClient {
+  readonly observation: Observation = {
+    statuses: new Map(), completed: new Map(), orderDeadLetters: [], engineDeadLetters: [], levels: new Map(),
+    negativeLevels: [], repeatedEvents: 0, foreign: [], errors: [], paid: 0,
+  };
+
+  private readonly serdes: Serdes = {};
+  private readonly orders: Map<string, PlannedOrder>;
+  private readonly seenEvents = new Set<string>();
+  private readonly payQueue: OrderCommand[] = [];
+  private readonly paidOrders = new Set<string>();
+  private flushing: Promise<void> = Promise.resolve();
+  private flushScheduled = false;
+  private readonly dedup = new Deduplicator();
+
+  private constructor(private readonly o: ClientOptions, private readonly producer: Producer, private reader: Consumer | undefined) {
+    this.orders = new Map(o.scenario.orders.map((p) => [p.placed.orderId, p]));
+  }
+
+  /** Connects the producer and starts reading (from the beginning) every topic the test checks. */
+  static async start(o: ClientOptions): Promise<SagaClient> {
+    const producer = o.transport.producer();
+    await producer.connect();
+    const client = new SagaClient(o, producer, undefined);
+    const topics = [
+      client.topic('order-status-topic'), client.topic('order-completed-topic'), client.topic('order-dead-letter-topic'),
+      o.stockChangelog, ...o.engineDeadLetterTopics,
+    ];
+    const reader = o.transport.consumer({ groupId: `${o.prefix}saga-reader`, topics, autoOffsetReset: 'earliest' });
+    client.reader = reader;
+    await reader.connect();
+    await reader.run(async (batch) => {
+      for (const r of batch.records) {
+        if (!client.dedup.admit(r)) continue;
+        try {
+          await client.read(r);
+        } catch (e) {
+          client.observation.errors.push(`${r.topic}[${r.partition}]@${r.offset} key ${r.key?.toString() ?? 'null'}: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+    });
+    return client;
+  }
+
+  /** How many re-sent copies the origin check dropped (RabbitMQ after a crash; 0 on Kafka). */
+  get originCopies(): number {
+    return this.dedup.duplicates;
+  }
+
+  /** The reader's failure, if it stopped. */
+  readerStopped(): Promise<void> {
+    return this.reader?.stopped() ?? Promise.resolve();
+  }
+
+  /** Sellers set the level of every AMPLE and SCARCE product. */
+  async setStockLevels(): Promise<void> {
+    const topic = this.topic('stock-levels-topic');
+    const levels = stockLevels(this.o.scenario, Date.now());
+    await this.send(await Promise.all(levels.map(async (l) => ({ topic, key: Buffer.from(l.productId), value: await this.serde('stock-levels-topic').serialize(topic, l) }))));
+  }
+
+  /** Products whose level the stock processor has not (yet) stored as set. */
+  levelsMissing(): string[] {
+    return stockLevels(this.o.scenario, 0).filter((l) => this.observation.levels.get(l.productId)?.at(-1) !== l.available).map((l) => l.productId);
+  }
+
+  /** Places every order, paced; sends CANCEL for the CANCEL orders right after their batch. */
+  async placeOrders(): Promise<void> {
+    const placed = this.topic('order-placed');
+    const commands = this.topic('order-command-topic');
+    const orders = this.o.scenario.orders;
+    for (let i = 0; i < orders.length; i += this.o.batchSize) {
+      const batch = orders.slice(i, i + this.o.batchSize);
+      await this.send(await Promise.all(batch.map(async (p) => ({
+        topic: placed, key: Buffer.from(p.placed.orderId), value: await this.serde('order-placed').serialize(placed, { ...p.placed, placedAt: Date.now() }),
+      }))));
+      const cancels = batch.filter((p) => p.behaviour === 'CANCEL').map((p): OrderCommand => ({
+        commandId: derivedId('saga', this.o.scenario.seed, 'cancel', p.placed.orderId), orderId: p.placed.orderId, customerId: p.placed.customerId,
+        type: 'CANCEL', paymentKey: null, amount: null, reason: 'changed my mind', issuedAt: Date.now(),
+      }));
+      if (cancels.length > 0) {
+        await this.send(await Promise.all(cancels.map(async (c) => ({ topic: commands, key: Buffer.from(c.orderId), value: await this.serde('order-command-topic').serialize(commands, c) }))));
+      }
+      if (i + this.o.batchSize < orders.length) await new Promise((r) => setTimeout(r, this.o.pauseMs));
+    }
+  }
+
+  /** Waits for queued PAY commands to be sent. */
+  async drain(): Promise<void> {
+    while (this.flushScheduled || this.payQueue.length > 0) {
+      await this.flushing;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await this.flushing;
+  }
+
+  async close(): Promise<void> {
+    await this.reader?.disconnect().catch((e: unknown) => this.observation.errors.push(`closing the reader: ${String(e)}`));
+    await this.drain().catch(() => undefined);
+    await this.producer.disconnect();
+  }
+
+  private topic(name: TopicName): string {
+    return `${this.o.prefix}${name}`;
+  }
+
+  private serde<T extends TopicName>(name: T): RegistrySerde<TopicValue<T>> {
+    const known = this.serdes[name] as RegistrySerde<TopicValue<T>> | undefined;
+    if (known) return known;
+    const made = avroValueSerde(this.o.registry, name);
+    (this.serdes as Record<string, unknown>)[name] = made;
+    return made;
+  }
+
+  private async send(records: readonly ProducerRecord[]): Promise<void> {
+    if (records.length > 0) await this.producer.send(records);
+  }
+
+  private async read(r: ConsumedRecord): Promise<void> {
+    const obs = this.observation;
+    if (r.topic === this.topic('order-status-topic')) {
+      const e = await this.serde('order-status-topic').deserialize(r.topic, this.value(r));
+      if (!this.firstSight(e.eventId)) return;
+      const order = this.orders.get(e.orderId);
+      if (!order) { obs.foreign.push(`status ${e.from ?? '∅'}→${e.to} of unknown order ${e.orderId}`); return; }
+      (obs.statuses.get(e.orderId) ?? obs.statuses.set(e.orderId, []).get(e.orderId)!).push(e);
+      if (e.to === 'PENDING_PAYMENT' && order.behaviour === 'PAY' && !this.paidOrders.has(e.orderId)) this.pay(order);
+    } else if (r.topic === this.topic('order-completed-topic')) {
+      const e = await this.serde('order-completed-topic').deserialize(r.topic, this.value(r));
+      if (!this.firstSight(e.eventId)) return;
+      obs.completed.set(e.eventId, e);
+    } else if (r.topic === this.topic('order-dead-letter-topic')) {
+      obs.orderDeadLetters.push(await this.serde('order-dead-letter-topic').deserialize(r.topic, this.value(r)));
+    } else if (r.topic === this.o.stockChangelog) {
+      this.readLevel(r);
+    } else {
+      const h = (name: string) => r.headers[name]?.toString() ?? '?';
+      obs.engineDeadLetters.push(`${r.topic}: ${h(DeadLetterHeaders.stage)} of ${h(DeadLetterHeaders.topic)}[${h(DeadLetterHeaders.partition)}]@${h(DeadLetterHeaders.offset)} key ${r.key?.toString() ?? 'null'}: ${h(DeadLetterHeaders.error)} ${h(DeadLetterHeaders.reason)}`);
+    }
+  }
+
+  private readLevel(r: ConsumedRecord): void {
+    if (r.value === null) {
+      this.observation.errors.push(`${r.topic}[${r.partition}]@${r.offset}: tombstone for ${r.key?.toString() ?? 'null'} (a product's level deleted)`);
+      return;
+    }
+    const v = JSON.parse(r.value.toString('utf8')) as Partial<StoredLevel>;
+    if (typeof v.productId !== 'string' || typeof v.available !== 'number') {
+      throw new Error(`not a stored level {productId, sellerId, available, updatedAt}: ${r.value.toString('utf8').slice(0, 200)}`);
+    }
+    const levels = this.observation.levels;
+    (levels.get(v.productId) ?? levels.set(v.productId, []).get(v.productId)!).push(v.available);
+    if (v.available < 0) this.observation.negativeLevels.push(`${v.productId}: ${v.available} at ${r.topic}[${r.partition}]@${r.offset}`);
+  }
+
+  private value(r: ConsumedRecord): Buffer {
+    if (r.value === null) throw new Error('null value');
+    return r.value;
+  }
+
+  private firstSight(eventId: string): boolean {
+    if (this.seenEvents.has(eventId)) { this.observation.repeatedEvents++; return false; }
+    this.seenEvents.add(eventId);
+    return true;
+  }
+
+  private pay(order: PlannedOrder): void {
+    this.paidOrders.add(order.placed.orderId);
+    this.payQueue.push({
+      commandId: derivedId('saga', this.o.scenario.seed, 'pay', order.placed.orderId),
+      orderId: order.placed.orderId,
+      customerId: order.placed.customerId,
+      type: 'PAY',
+      paymentKey: `pk-${order.placed.orderId}`,
+      amount: order.amount,
+      reason: null,
+      issuedAt: Date.now(),
+    });
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // Batched a moment so a burst of PENDING_PAYMENTs becomes one send, not one per order.
+    setTimeout(() => {
+      this.flushScheduled = false;
+      const commands = this.payQueue.splice(0);
+      const topic = this.topic('order-command-topic');
+      this.flushing = this.flushing.then(async () => {
+        const records = await Promise.all(commands.map(async (c) => ({ topic, key: Buffer.from(c.orderId), value: await this.serde('order-command-topic').serialize(topic, c) })));
+        await this.send(records);
+        this.observation.paid += records.length;
+      }).catch((e: unknown) => { this.observation.errors.push(`sending ${commands.length} PAY commands: ${e instanceof Error ? e.message : String(e)}`); });
+    }, 5);
+  }
+}

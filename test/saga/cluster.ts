@@ -1,0 +1,179 @@
+/**
+ * The saga's processes: the payment gateway simulator and the four team processors, each its own
+ * `node --import tsx` child on one broker, isolated by a run-unique topic prefix and application
+ * ids that start with it (so a sweep by prefix finds everything the run created). Output goes to
+ * one log file per process; the test prints their tails when it fails.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { GatewayStats } from './checks.ts';
+import type { Scenario } from './scenario.ts';
+
+export type ProcessorName = 'stock' | 'delivery' | 'payment' | 'order';
+export const PROCESSORS: readonly ProcessorName[] = ['stock', 'delivery', 'payment', 'order'];
+
+export interface ClusterOptions {
+  /** Broker connection and TRANSPORT for the children. */
+  readonly brokerEnv: Readonly<Record<string, string>>;
+  readonly schemaRegistryUrl: string;
+  readonly topicPrefix: string;
+  readonly scenario: Scenario;
+  /** Where STATE_DIRs live (removed by the caller). */
+  readonly stateRoot: string;
+  /** Where the per-process logs go (kept when the test fails). */
+  readonly logDir: string;
+  readonly paymentDeadlineMs: number;
+  /** Transient gateway errors (500s) the payment processor must retry through. */
+  readonly pgErrorRate: number;
+  readonly readyTimeoutMs: number;
+}
+
+export interface Cluster {
+  /** APP_ID of each processor (consumer group, internal topic prefix). */
+  readonly appIds: Readonly<Record<ProcessorName, string>>;
+  readonly pgUrl: string;
+  /** Set once a child exits on its own: the run cannot finish. */
+  problem(): string | undefined;
+  gatewayStats(): Promise<GatewayStats>;
+  /** The last lines of every process's log. */
+  logTails(lines?: number): string;
+  /** SIGTERM, then SIGKILL after the grace period; resolves when every child has exited. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+interface Child {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly log: WriteStream;
+  readonly logPath: string;
+  readonly exited: Promise<void>;
+  /** The rest of the ready line ("ready 4711" → "4711"). */
+  readonly ready: Promise<string>;
+}
+
+export function appIdOf(topicPrefix: string, name: ProcessorName): string {
+  return `${topicPrefix}app-${name}`;
+}
+
+export async function startCluster(o: ClusterOptions): Promise<Cluster> {
+  mkdirSync(o.logDir, { recursive: true });
+  const children: Child[] = [];
+  let stopping = false;
+  let problem: string | undefined;
+
+  const launch = (name: string, script: string, env: Record<string, string>): Child => {
+    const logPath = join(o.logDir, `${name}.log`);
+    const log = createWriteStream(logPath, { flags: 'a' });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, script)], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stderr!.pipe(log, { end: false });
+    const exited = new Promise<void>((resolve) => child.once('exit', (code, signal) => {
+      log.write(`\n[saga] ${name} exited (code ${code}, signal ${signal})\n`);
+      if (!stopping) problem ??= `${name} exited on its own (code ${code}, signal ${signal}); see ${logPath}`;
+      resolve();
+    }));
+    const ready = new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${name} did not print "ready" within ${o.readyTimeoutMs} ms; log ${logPath}:\n${tail(logPath, 30)}`)), o.readyTimeoutMs);
+      child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${name} exited (${code}) before it was ready; log ${logPath}:\n${tail(logPath, 30)}`)); });
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        log.write(`[stdout] ${line}\n`);
+        if (line === 'ready' || line.startsWith('ready ')) { clearTimeout(timer); resolve(line.slice(6)); }
+      });
+    });
+    ready.catch(() => undefined);
+    const c = { name, child, log, logPath, exited, ready };
+    children.push(c);
+    return c;
+  };
+
+  const stop = async (graceMs = 15_000): Promise<void> => {
+    stopping = true;
+    // Processors first (they may still call the gateway while closing), the gateway last.
+    const processors = children.filter((c) => c.name !== 'pg-simulator');
+    await Promise.all(processors.map((c) => terminate(c, graceMs)));
+    await Promise.all(children.filter((c) => c.name === 'pg-simulator').map((c) => terminate(c, graceMs)));
+    for (const c of children) c.log.end();
+  };
+
+  const s = o.scenario;
+  try {
+    const pg = launch('pg-simulator', 'processors/payment/pg-simulator-main.ts', {
+      PG_PORT: '0', PG_LATENCY_MS: '1,5', PG_SEED: s.pgSeed, PG_DECLINE_RATE: String(s.declineRate),
+      PG_ERROR_RATE: String(o.pgErrorRate), PG_TIMEOUT_RATE: '0',
+    });
+    const port = Number((await pg.ready).trim());
+    if (!Number.isInteger(port) || port <= 0) throw new Error(`pg-simulator printed no port after "ready" (got ${JSON.stringify(await pg.ready)})`);
+    const pgUrl = `http://127.0.0.1:${port}`;
+    const appIds = Object.fromEntries(PROCESSORS.map((n) => [n, appIdOf(o.topicPrefix, n)])) as Record<ProcessorName, string>;
+    const extra: Record<ProcessorName, Record<string, string>> = {
+      stock: {},
+      delivery: { DELIVERY_SEED: s.deliverySeed, DELIVERY_FAILURE_RATE: String(s.deliveryFailureRate) },
+      payment: { PG_URL: pgUrl },
+      order: { ORDER_PAYMENT_DEADLINE_MS: String(o.paymentDeadlineMs) },
+    };
+    const started = PROCESSORS.map((name) => launch(name, `processors/${name}/main.ts`, {
+      ...o.brokerEnv,
+      SCHEMA_REGISTRY_URL: o.schemaRegistryUrl,
+      GUARANTEE: 'exactly_once',
+      TOPIC_PREFIX: o.topicPrefix,
+      APP_ID: appIds[name],
+      INSTANCE_ID: '1',
+      STATE_DIR: join(o.stateRoot, name),
+      ...extra[name],
+    }));
+    await Promise.all(started.map((c) => c.ready));
+    return {
+      appIds,
+      pgUrl,
+      problem: () => problem,
+      gatewayStats: () => gatewayStats(pgUrl),
+      logTails: (lines = 40) => children.map((c) => `--- ${c.name} (${c.logPath}) ---\n${tail(c.logPath, lines)}`).join('\n'),
+      stop,
+    };
+  } catch (e) {
+    await stop(3000);
+    throw e;
+  }
+}
+
+async function gatewayStats(pgUrl: string): Promise<GatewayStats> {
+  const res = await fetch(`${pgUrl}/v1/stats`, { signal: AbortSignal.timeout(10_000) });
+  if (!res.ok) throw new Error(`GET ${pgUrl}/v1/stats answered ${res.status}`);
+  const body = (await res.json()) as Partial<GatewayStats>;
+  if (typeof body.charges !== 'object' || typeof body.refunds !== 'object' || body.charges === null || body.refunds === null) {
+    throw new Error(`GET ${pgUrl}/v1/stats: no charges/refunds maps in ${JSON.stringify(body).slice(0, 200)}`);
+  }
+  return { charges: body.charges, refunds: body.refunds };
+}
+
+async function terminate(c: Child, graceMs: number): Promise<void> {
+  if (c.child.exitCode !== null || c.child.signalCode !== null) return;
+  c.child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const killed = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      c.log.write(`\n[saga] ${c.name} still running ${graceMs} ms after SIGTERM: SIGKILL\n`);
+      c.child.kill('SIGKILL');
+      resolve();
+    }, graceMs);
+  });
+  await Promise.race([c.exited, killed]);
+  clearTimeout(timer);
+  await c.exited;
+}
+
+function tail(path: string, lines: number): string {
+  try {
+    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch (e) {
+    return `(no log: ${e instanceof Error ? e.message : String(e)})`;
+  }
+}

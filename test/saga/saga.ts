@@ -1,0 +1,215 @@
+/**
+ * One end-to-end run of the order saga on a real broker: the scenario's sellers and buyers against
+ * the four processors and the payment gateway simulator, each its own process, then every check
+ * of `checks.ts`, and the final state written for the other broker's run to compare.
+ *
+ * Environment (all optional): SAGA_ORDERS (default 1000), SAGA_SEED (default saga-1),
+ * SAGA_DEADLINE_MS (how long orders may take to settle, default 360000),
+ * SAGA_PAYMENT_DEADLINE_MS (the order processor's ORDER_PAYMENT_DEADLINE_MS, default 8000),
+ * SAGA_KEEP_LOGS=1 (keep the process logs of a passing run).
+ */
+import type { ExecutionContext } from 'ava';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { STOCK_LEVELS_STORE } from '../../processors/stock/index.ts';
+import { endpoints } from '../../scripts/endpoints.ts';
+import { remoteRegistry } from '../../schemas/index.ts';
+import type { OrderStatus } from '../../schemas/index.ts';
+import { sweep, type BrokerTarget } from './brokers.ts';
+import {
+  chain, completedMismatches, gatewayMismatches, levelMismatches, listing, outcomeMismatches, sequenceProblems, stateDifferences,
+} from './checks.ts';
+import { SagaClient } from './client.ts';
+import { PROCESSORS, appIdOf, startCluster, type Cluster } from './cluster.ts';
+import {
+  TERMINAL, buildScenario, describeScenario, expectedLevels, expectedOutcome, predictedState, type FinalState, type Scenario,
+} from './scenario.ts';
+
+/** Where each run leaves its final state, for the other broker's run to compare. */
+export const STATE_FILES = '/tmp/orderstream-saga';
+/** Per-test bound, above the settle deadline plus start-up and clean-up. */
+export const TEST_TIMEOUT_MS = 8 * 60_000;
+
+interface StateFile {
+  readonly fingerprint: string;
+  readonly broker: string;
+  readonly checksPassed: boolean;
+  readonly writtenAt: string;
+  readonly state: FinalState;
+}
+
+export async function runSaga(t: ExecutionContext, target: BrokerTarget): Promise<void> {
+  t.timeout(TEST_TIMEOUT_MS);
+  const env = process.env;
+  const scenario = buildScenario({ seed: env.SAGA_SEED ?? 'saga-1', orders: Number(env.SAGA_ORDERS ?? 1000) });
+  const settleMs = Number(env.SAGA_DEADLINE_MS ?? 360_000);
+  t.log(describeScenario(scenario));
+  const started = Date.now();
+  const lap = (what: string) => t.log(`${target.name}: ${what} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+  const prefix = `saga-${target.name}-${randomUUID().slice(0, 8)}-`;
+  const runDir = mkdtempSync(join(tmpdir(), `${prefix}`));
+  const transport = target.make();
+  const registry = remoteRegistry(endpoints().schemaRegistryUrl).client;
+  let cluster: Cluster | undefined;
+  let client: SagaClient | undefined;
+  let failed = false;
+  t.teardown(async () => {
+    await client?.close().catch((e: unknown) => t.log(`closing the client: ${String(e)}`));
+    await cluster?.stop();
+    const leftovers = await sweep(target, transport, registry, prefix);
+    for (const l of leftovers) t.log(`clean-up: ${l}`);
+    await transport.close();
+    if (failed || env.SAGA_KEEP_LOGS) t.log(`process logs kept in ${join(runDir, 'logs')}`);
+    else rmSync(runDir, { recursive: true, force: true });
+    rmSync(join(runDir, 'state'), { recursive: true, force: true });
+  });
+
+  const check = (ok: boolean, message: string): void => {
+    if (!ok) failed = true;
+    t.true(ok, message);
+  };
+
+  try {
+    cluster = await startCluster({
+      brokerEnv: target.env,
+      schemaRegistryUrl: endpoints().schemaRegistryUrl,
+      topicPrefix: prefix,
+      scenario,
+      stateRoot: join(runDir, 'state'),
+      logDir: join(runDir, 'logs'),
+      paymentDeadlineMs: Number(env.SAGA_PAYMENT_DEADLINE_MS ?? 8000),
+      pgErrorRate: 0.02,
+      readyTimeoutMs: 90_000,
+    });
+    lap('processors ready');
+    const running = cluster;
+    client = await SagaClient.start({
+      transport, registry, prefix, scenario,
+      stockChangelog: `${appIdOf(prefix, 'stock')}-${STOCK_LEVELS_STORE}-changelog`,
+      engineDeadLetterTopics: PROCESSORS.map((p) => `${appIdOf(prefix, p)}-dlq`),
+      batchSize: 20,
+      pauseMs: 50,
+    });
+    const c = client;
+    const obs = c.observation;
+    let readerFailure: string | undefined;
+    c.readerStopped().catch((e: unknown) => { readerFailure = `the test's reader stopped: ${e instanceof Error ? e.message : String(e)}`; });
+    const waitFor = (what: string, done: () => boolean, ms: number, report: () => string = () => '') =>
+      until(done, ms, () => running.problem() ?? readerFailure ?? (obs.errors.length > 0 ? listing('reader errors', obs.errors) : undefined),
+        () => `timed out after ${ms} ms waiting for ${what}${report() ? `\n${report()}` : ''}`);
+
+    await c.setStockLevels();
+    // The stock processor must hold every level before the first order, or a line could fail
+    // for a level not yet applied; its changelog says when it does.
+    await waitFor('the stock changelog to hold every level set', () => c.levelsMissing().length === 0, 60_000,
+      () => listing('products without their level in the changelog', c.levelsMissing()));
+    lap('stock levels stored');
+
+    await c.placeOrders();
+    lap(`${scenario.orders.length} orders placed`);
+    const terminal = () => scenario.orders.every((o) => TERMINAL.has(obs.statuses.get(o.placed.orderId)?.at(-1)?.to ?? 'CREATED'));
+    await waitFor('every order to reach COMPLETED, CANCELLED or REFUNDED', terminal, settleMs, () => stuckReport(scenario, obs.statuses));
+    lap('every order terminal');
+
+    // Stock releases and order-completed events may trail the terminal status: wait for the
+    // expected picture (bounded), then check whatever is there.
+    const levels = () => new Map([...obs.levels].map(([p, vs]) => [p, vs.at(-1)!]));
+    const completedExpected = scenario.orders.filter((o) => expectedOutcome(scenario, o).status === 'COMPLETED').length;
+    const settled = () => levelMismatches(scenario, levels()).length === 0 && new Set([...obs.completed.values()].map((e) => e.orderId)).size >= completedExpected;
+    await waitFor('final levels and order-completed events', settled, 30_000).catch((e: unknown) => {
+      // Not yet the expected picture: the checks below say what is wrong; a dead process is fatal.
+      if (running.problem()) throw e;
+    });
+    // A quiet moment to catch anything that should not come (events after terminal, repeats).
+    await new Promise((r) => setTimeout(r, 2000));
+    await c.drain();
+    lap('settled');
+    const stats = await running.gatewayStats();
+
+    const mismatches = outcomeMismatches(scenario, obs.statuses);
+    check(mismatches.length === 0, listing('orders ended other than predicted (orderId: expected, actual, status chain)',
+      mismatches.map((m) => `${m.orderId}: expected ${m.expected}, got ${m.actual}; ${m.chain}`)));
+    const sequences = scenario.orders.flatMap((o) => {
+      const events = obs.statuses.get(o.placed.orderId) ?? [];
+      const problems = sequenceProblems(events, o.placed.fulfilment);
+      return problems.length > 0 ? [`${o.placed.orderId}: ${problems.join('; ')} — ${chain(events)}`] : [];
+    });
+    check(sequences.length === 0, listing('orders with status sequences no sane machine makes', sequences));
+    check(obs.repeatedEvents === 0, `${obs.repeatedEvents} status/completed events repeated an eventId (exactly_once outputs must not repeat)`);
+    check(obs.foreign.length === 0, listing('events about orders not in the scenario', obs.foreign));
+    const levelProblems = levelMismatches(scenario, levels());
+    check(levelProblems.length === 0, listing('products whose final level is wrong', levelProblems));
+    check(obs.negativeLevels.length === 0, listing('negative levels written to the stock changelog', obs.negativeLevels));
+    const gateway = gatewayMismatches(scenario, stats);
+    check(gateway.length === 0, listing('orders charged or refunded wrongly at the gateway', gateway));
+    const completed = completedMismatches(scenario, obs.completed);
+    check(completed.length === 0, listing('order-completed problems', completed));
+    check(obs.orderDeadLetters.length === 0, listing('records on order-dead-letter-topic',
+      obs.orderDeadLetters.map((d) => `${d.orderId} from ${d.sourceTopic}[${d.sourcePartition}]@${d.sourceOffset} after ${d.attempt}/${d.maxAttempts}: ${d.errorType ?? ''} ${d.reason ?? ''}`)));
+    check(obs.engineDeadLetters.length === 0, listing('records on the processors\' engine dead-letter topics', obs.engineDeadLetters));
+    check(obs.errors.length === 0, listing('reader or client errors', obs.errors));
+    t.log(`${target.name}: ${obs.paid} PAY commands, ${obs.completed.size} order-completed events, ${c.originCopies} re-sent copies dropped by origin`);
+
+    const state: FinalState = {
+      orders: Object.fromEntries(scenario.orders.map((o) => [o.placed.orderId, obs.statuses.get(o.placed.orderId)?.at(-1)?.to ?? 'UNKNOWN'] as [string, OrderStatus | 'UNKNOWN'])),
+      levels: Object.fromEntries([...levels()].filter(([p]) => expectedLevels(scenario).has(p)).sort(([a], [b]) => a.localeCompare(b))),
+    };
+    // The real guarantee: this run against the scenario's prediction, which is the same for both
+    // brokers. Comparing with the other broker's file only repeats it when both passed, and
+    // catches a difference when the prediction itself was wrong in the same way for one of them.
+    const predicted = stateDifferences(predictedState(scenario), state);
+    check(predicted.length === 0, listing('differences from the predicted final state (predicted vs this run)', predicted));
+    compareWithOtherBroker(t, check, scenario, target.name, state, !failed);
+    lap('checked');
+  } catch (e) {
+    failed = true;
+    throw e;
+  } finally {
+    if (failed && cluster) t.log(`process logs (tails):\n${cluster.logTails()}`);
+  }
+}
+
+/** Writes this run's final state and, when the other broker's run of the same scenario passed, compares. */
+function compareWithOtherBroker(t: ExecutionContext, check: (ok: boolean, m: string) => void, s: Scenario, broker: string, state: FinalState, passed: boolean): void {
+  mkdirSync(STATE_FILES, { recursive: true });
+  const file = (b: string) => join(STATE_FILES, `${s.seed}-${s.orders.length}-${b}.json`);
+  const mine: StateFile = { fingerprint: s.fingerprint, broker, checksPassed: passed, writtenAt: new Date().toISOString(), state };
+  writeFileSync(file(broker), JSON.stringify(mine, null, 1));
+  const other = broker === 'kafka' ? 'rabbit' : 'kafka';
+  if (!existsSync(file(other))) { t.log(`no final state of ${other} yet (${file(other)}); compared with the prediction only`); return; }
+  const theirs = JSON.parse(readFileSync(file(other), 'utf8')) as StateFile;
+  if (theirs.fingerprint !== s.fingerprint) { t.log(`${file(other)} is of another scenario version; not compared`); return; }
+  if (!theirs.checksPassed) { t.log(`${other}'s last run (${theirs.writtenAt}) failed its own checks; not compared`); return; }
+  const diff = stateDifferences(theirs.state, state);
+  check(diff.length === 0, listing(`differences between ${other} (${theirs.writtenAt}) and ${broker} (${other} vs ${broker})`, diff));
+  if (diff.length === 0) t.log(`same final state as ${other}'s run of ${theirs.writtenAt}`);
+}
+
+/** Counts of orders per latest status among those not yet terminal, with a few examples. */
+export function stuckReport(s: Scenario, statuses: ReadonlyMap<string, readonly { from?: OrderStatus | null; to: OrderStatus }[]>): string {
+  const stuck = new Map<string, string[]>();
+  for (const o of s.orders) {
+    const events = statuses.get(o.placed.orderId) ?? [];
+    const last = events.at(-1)?.to ?? 'no status yet';
+    if (TERMINAL.has(last as OrderStatus)) continue;
+    (stuck.get(last) ?? stuck.set(last, []).get(last)!).push(
+      `${o.placed.orderId} (${o.behaviour}, ${o.placed.fulfilment}, expected ${expectedOutcome(s, o).cause}): ${events.map((e) => e.to).join('→') || '-'}`);
+  }
+  const total = [...stuck.values()].reduce((n, v) => n + v.length, 0);
+  return [`${total} of ${s.orders.length} orders not terminal: ${[...stuck].map(([k, v]) => `${v.length} in ${k}`).join(', ')}`,
+    ...[...stuck.values()].flatMap((v) => v.slice(0, 4).map((x) => `  ${x}`))].join('\n');
+}
+
+/** Polls `done` until it holds; rejects on a problem or at the deadline. */
+async function until(done: () => boolean, ms: number, problem: () => string | undefined, timeout: () => string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done()) {
+    const p = problem();
+    if (p) throw new Error(p);
+    if (Date.now() > deadline) throw new Error(timeout());
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * The saga scenario and checks without a broker: the scenario is deterministic and built as the
+ * end-to-end tests assume (no contention, the intended shares), and each check catches what it is
+ * there for.
+ */
+import test from 'ava';
+import type { OrderCompletedMessage, OrderStatus, OrderStatusChanged } from '../../schemas/index.ts';
+import {
+  completedMismatches, gatewayMismatches, levelMismatches, outcomeMismatches, sequenceProblems, stateDifferences,
+} from './checks.ts';
+import { buildScenario, expectedLevels, expectedOutcome, predictedState, stockLevels, type Scenario } from './scenario.ts';
+import { stuckReport } from './saga.ts';
+
+const s = buildScenario({ seed: 'unit', orders: 1000 });
+
+test('the same seed gives the same scenario; another seed another', (t) => {
+  const again = buildScenario({ seed: 'unit', orders: 1000 });
+  t.is(again.fingerprint, s.fingerprint);
+  t.deepEqual(predictedState(again), predictedState(s));
+  t.not(buildScenario({ seed: 'other', orders: 1000 }).fingerprint, s.fingerprint);
+});
+
+test('AMPLE products cover all demand, SCARCE products none of it, UNKNOWN products have no level', (t) => {
+  const demand = new Map<string, number>();
+  const smallest = new Map<string, number>();
+  for (const o of s.orders) {
+    for (const l of o.placed.lines) {
+      demand.set(l.productId, (demand.get(l.productId) ?? 0) + l.quantity);
+      smallest.set(l.productId, Math.min(smallest.get(l.productId) ?? Infinity, l.quantity));
+    }
+  }
+  for (const p of s.products) {
+    if (p.kind === 'AMPLE') t.true(p.initial! >= (demand.get(p.productId) ?? 0), `${p.productId} covers its demand`);
+    if (p.kind === 'SCARCE') t.true(p.initial! < (smallest.get(p.productId) ?? Infinity), `${p.productId} is below every request`);
+    if (p.kind === 'UNKNOWN') t.is(p.initial, undefined);
+  }
+  t.is(stockLevels(s, 0).length, s.products.filter((p) => p.kind !== 'UNKNOWN').length);
+  for (const o of s.orders) {
+    const kinds = o.placed.lines.map((l) => s.products.find((p) => p.productId === l.productId)!.kind);
+    t.is(o.outOfStock, kinds.some((k) => k !== 'AMPLE'), `order ${o.index}: out of stock exactly when a line is not AMPLE`);
+    t.true(o.placed.lines.length >= 1 && o.placed.lines.every((l) => l.quantity >= 1 && l.quantity <= 5));
+    t.is(o.placed.fulfilment === 'WAREHOUSE', o.placed.delivery === null);
+  }
+});
+
+test('every outcome occurs in roughly the intended share; levels never go negative', (t) => {
+  const count = (pred: (o: Scenario['orders'][number]) => boolean) => s.orders.filter(pred).length;
+  const share = (n: number) => n / s.orders.length;
+  t.true(Math.abs(share(count((o) => o.outOfStock)) - 0.10) < 0.03);
+  t.true(Math.abs(share(count((o) => o.placed.fulfilment === 'WAREHOUSE')) - 0.20) < 0.04);
+  t.true(Math.abs(share(count((o) => o.behaviour === 'CANCEL')) - 0.05) < 0.02);
+  t.true(Math.abs(share(count((o) => o.behaviour === 'ABANDON')) - 0.03) < 0.02);
+  const causes = new Set(s.orders.map((o) => expectedOutcome(s, o).cause));
+  t.deepEqual([...causes].sort(), ['abandoned', 'cancelled', 'declined', 'delivered', 'delivery-failed', 'out-of-stock', 'warehouse']);
+  for (const [p, level] of expectedLevels(s)) t.true(level >= 0, `${p} ends at ${level}`);
+  t.true(s.orders.some((o) => new Set(o.placed.lines.map((l) => l.productId)).size < o.placed.lines.length), 'some order repeats a product');
+});
+
+const ev = (orderId: string, from: OrderStatus | null, to: OrderStatus): OrderStatusChanged => ({ eventId: `${orderId}-${to}`, orderId, from, to, reason: null, at: 0 });
+const path = (orderId: string, ...steps: OrderStatus[]) => steps.map((to, i) => ev(orderId, i === 0 ? null : steps[i - 1]!, to));
+
+test('sequence check: accepts the saga paths, rejects moves after terminal, skipped steps and crossed fulfilment', (t) => {
+  t.deepEqual(sequenceProblems(path('a', 'CREATED', 'PENDING_PAYMENT', 'PAYMENT_COMPLETED', 'PREPARING', 'SHIPMENT_STARTED', 'COMPLETED'), 'DELIVERY'), []);
+  t.deepEqual(sequenceProblems(path('a', 'CREATED', 'PENDING_PAYMENT', 'PAYMENT_COMPLETED', 'PREPARING', 'REFUND_REQUESTED', 'REFUNDED'), 'DELIVERY'), []);
+  t.deepEqual(sequenceProblems(path('a', 'CREATED', 'PENDING_PAYMENT', 'PAYMENT_COMPLETED', 'IN_WAREHOUSE', 'COMPLETED'), 'WAREHOUSE'), []);
+  t.deepEqual(sequenceProblems(path('a', 'CREATED', 'CANCELLED'), 'DELIVERY'), []);
+  t.true(sequenceProblems(path('a', 'CREATED', 'CANCELLED', 'PENDING_PAYMENT'), 'DELIVERY').some((p) => p.includes('after terminal CANCELLED')));
+  t.true(sequenceProblems(path('a', 'CREATED', 'PAYMENT_COMPLETED'), 'DELIVERY').some((p) => p.includes('not an allowed move')));
+  t.true(sequenceProblems(path('a', 'CREATED', 'PENDING_PAYMENT', 'PAYMENT_COMPLETED', 'PREPARING'), 'WAREHOUSE').some((p) => p.includes('WAREHOUSE order went to PREPARING')));
+  t.true(sequenceProblems([ev('a', null, 'CREATED'), ev('a', 'PENDING_PAYMENT', 'CANCELLED')], 'DELIVERY').some((p) => p.includes('but the order was CREATED')));
+  t.true(sequenceProblems([ev('a', 'CREATED', 'PENDING_PAYMENT')], 'DELIVERY').some((p) => p.includes('not ∅→CREATED')));
+});
+
+test('outcome, level, gateway and completed checks name the orders and products that differ', (t) => {
+  const statuses = new Map<string, OrderStatusChanged[]>();
+  const charges: Record<string, number> = {};
+  const refunds: Record<string, number> = {};
+  const completed = new Map<string, OrderCompletedMessage>();
+  for (const o of s.orders) {
+    const out = expectedOutcome(s, o);
+    statuses.set(o.placed.orderId, path(o.placed.orderId, 'CREATED', out.status));
+    if (out.charges) charges[o.placed.orderId] = 1;
+    if (out.refunds) refunds[o.placed.orderId] = 1;
+    if (out.status === 'COMPLETED') {
+      completed.set(`e-${o.index}`, {
+        eventId: `e-${o.index}`, orderId: o.placed.orderId, customerId: o.placed.customerId, totalAmount: o.amount, paymentKey: 'k',
+        itemCount: o.placed.lines.reduce((n, l) => n + l.quantity, 0), fulfilment: o.placed.fulfilment,
+        deliveryId: o.placed.fulfilment === 'WAREHOUSE' ? null : 'd', completedAt: 0,
+      });
+    }
+  }
+  t.deepEqual(outcomeMismatches(s, statuses), []);
+  t.deepEqual(levelMismatches(s, expectedLevels(s)), []);
+  t.deepEqual(gatewayMismatches(s, { charges, refunds }), []);
+  t.deepEqual(completedMismatches(s, completed), []);
+
+  const victim = s.orders.find((o) => expectedOutcome(s, o).cause === 'delivered')!;
+  const id = victim.placed.orderId;
+  statuses.set(id, path(id, 'CREATED', 'PENDING_PAYMENT'));
+  t.deepEqual(outcomeMismatches(s, statuses).map((m) => [m.orderId, m.actual]), [[id, 'PENDING_PAYMENT']]);
+  t.true(stuckReport(s, statuses).startsWith(`1 of ${s.orders.length} orders not terminal: 1 in PENDING_PAYMENT`));
+
+  const levels = new Map(expectedLevels(s));
+  const product = victim.placed.lines[0]!.productId;
+  levels.set(product, levels.get(product)! - 1);
+  t.is(levelMismatches(s, levels).length, 1);
+
+  t.is(gatewayMismatches(s, { charges: { ...charges, [id]: 2 }, refunds }).length, 1);
+  const declined = s.orders.find((o) => expectedOutcome(s, o).cause === 'declined')!.placed.orderId;
+  t.is(gatewayMismatches(s, { charges: { ...charges, [declined]: 1 }, refunds }).length, 1);
+
+  const missing = new Map(completed);
+  missing.delete([...completed.entries()].find(([, e]) => e.orderId === id)![0]);
+  t.is(completedMismatches(s, missing).length, 1);
+  const wrongAmount = new Map(completed);
+  const [k, e] = [...completed.entries()][0]!;
+  wrongAmount.set(k, { ...e, totalAmount: e.totalAmount + 1 });
+  t.is(completedMismatches(s, wrongAmount).length, 1);
+
+  const a = predictedState(s);
+  t.deepEqual(stateDifferences(a, predictedState(s)), []);
+  t.deepEqual(stateDifferences(a, { ...a, orders: { ...a.orders, [id]: 'CANCELLED' } }), [`order ${id}: ${a.orders[id]} vs CANCELLED`]);
+});
