@@ -92,8 +92,8 @@ export function stockProcessor(): Processor<string, StockEvent, string, StockRes
   }
 
   function release(r: StreamRecord<string, StockEvent>, msg: StockReleaseMessage): void {
-    if (msg.productId !== r.key || typeof msg.orderId !== 'string' || msg.orderId.length === 0) {
-      throw new InvalidStockInput('a release must carry an orderId and the product it is keyed by', { kind: 'stock-release', key: r.key, orderId: msg.orderId, productId: msg.productId });
+    if (msg.productId !== r.key) {
+      throw new InvalidStockInput('a release must carry the product it is keyed by', { kind: 'stock-release', key: r.key, orderId: msg.orderId, productId: msg.productId });
     }
     const key = reservationKey(msg.productId, msg.orderId);
     const existing = reservations.get(key);

@@ -224,9 +224,12 @@ test('invalid input goes to dead letters whole: no line of the request is reserv
   order(d, 'o2', [[A, 1], [A, 1]]);
   order(d, 'o3', []);
   setLevel(d, B, -3);
+  d.pipe('stock-release-topic', 'o5', { orderId: 'o5', productId: '', quantity: 1, reason: 'CANCELLED_BY_BUYER' });
+  d.pipe('stock-release-topic', 'o5', null);
   const dead = d.readOutput('test-driver-dlq');
-  t.deepEqual(dead.map((r) => r.headers['dlq.error']?.toString()), ['InvalidStockInput', 'InvalidStockInput', 'InvalidStockInput', 'InvalidStockInput']);
-  t.deepEqual(dead.map((r) => r.headers['dlq.source.topic']?.toString()), ['order-created', 'order-created', 'order-created', 'stock-levels-topic']);
+  t.deepEqual(dead.map((r) => r.headers['dlq.error']?.toString()), Array(6).fill('InvalidStockInput'));
+  t.deepEqual(dead.map((r) => r.headers['dlq.source.topic']?.toString()),
+    ['order-created', 'order-created', 'order-created', 'stock-levels-topic', 'stock-release-topic', 'stock-release-topic']);
   t.regex(dead[0]!.headers['dlq.reason']!.toString(), /quantity must be a positive integer, not 0.*order o1.*product product-b/);
   t.deepEqual(responses(d), []);
   t.is(available(d, A), 5);

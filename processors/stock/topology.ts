@@ -14,7 +14,7 @@ import type { StockDecreaseRequestMessage, StockReleaseMessage } from '../../sch
 import type { Contracts } from '../common/index.ts';
 import { stockProcessor, type StockEvent } from './ledger.ts';
 import { stockStores, STOCK_LEVELS_STORE, STOCK_RESERVATIONS_STORE } from './stores.ts';
-import { validateDecreaseRequest } from './validation.ts';
+import { validateDecreaseRequest, validateRelease } from './validation.ts';
 
 export { STOCK_LEVELS_STORE, STOCK_RESERVATIONS_STORE } from './stores.ts';
 export type { StoredLevel, StoredReservation, ReservationState } from './stores.ts';
@@ -38,7 +38,7 @@ export function stockTopology(contracts: Contracts): Topology {
     .mapValues((request: StockDecreaseRequestMessage): StockEvent => ({ kind: 'line', request }), { name: 'order-lines-tag' });
 
   const releases = b.stream(contracts.topic('stock-release-topic'), contracts.consumed('stock-release-topic'))
-    .selectKey((_orderId, release) => release.productId, { name: 'stock-release-by-product' })
+    .selectKey((orderId, release) => validateRelease(orderId, release).productId, { name: 'stock-release-by-product' })
     .repartition({ name: 'stock-releases', keySerde: Serdes.string(), valueSerde: contracts.record('StockReleaseMessage') })
     .mapValues((release: StockReleaseMessage): StockEvent => ({ kind: 'release', release }), { name: 'stock-releases-tag' });
 

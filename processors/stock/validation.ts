@@ -3,7 +3,7 @@
  * processor throws, and the engine's processing-error policy (dead letters in a process) takes
  * the record out of the stream with the reason, so no stock is touched for it.
  */
-import type { StockDecreaseRequestMessage, StockLevel } from '../../schemas/index.ts';
+import type { StockDecreaseRequestMessage, StockLevel, StockReleaseMessage } from '../../schemas/index.ts';
 
 /** Where the invalid input came from, for the dead letter's reason and the logs. */
 export interface StockInputContext {
@@ -44,6 +44,20 @@ export function validateDecreaseRequest(key: string | null, request: StockDecrea
     seen.add(line.productId);
   }
   return request;
+}
+
+/**
+ * A release needs only its order and product: the quantity given back is the one reserved, so a
+ * wrong quantity in the message does not stop a compensation.
+ */
+export function validateRelease(key: string | null, release: StockReleaseMessage | null): StockReleaseMessage {
+  const ctx = { kind: 'stock-release' as const, key };
+  if (release === null || release === undefined) throw new InvalidStockInput('no value', ctx);
+  const withIds = { ...ctx, orderId: release.orderId, productId: release.productId };
+  if (!nonEmpty(release.orderId)) throw new InvalidStockInput('empty orderId', withIds);
+  if (!nonEmpty(release.productId)) throw new InvalidStockInput('empty productId', withIds);
+  if (key !== null && key !== release.orderId) throw new InvalidStockInput('key is not the orderId', withIds);
+  return release;
 }
 
 export function validateLevel(key: string | null, level: StockLevel): StockLevel {
