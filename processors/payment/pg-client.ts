@@ -1,0 +1,178 @@
+/**
+ * The payment gateway client: one charge or refund per order, made safe to retry. Every attempt
+ * has a timeout; network errors, timeouts and 5xx are retried with exponential back-off and full
+ * jitter, always with the same idempotency key (`charge:<orderId>`, `refund:<orderId>`), so a
+ * retry — or a whole redelivered request — can never take the money twice. A decline (402) and
+ * other 4xx are answers, never retried. A circuit breaker stops calling a gateway that keeps
+ * failing and fails fast with CircuitOpenError instead.
+ */
+import { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from './circuit-breaker.ts';
+import {
+  CircuitOpenError, PgAbortedError, PgProtocolError, PgRejectedError, PgUnavailableError, type PgOperation,
+} from './errors.ts';
+import { IDEMPOTENCY_HEADER, PG_PATHS, type PgChargeCaptured, type PgErrorBody, type PgPaymentBody, type PgRefunded } from './pg-protocol.ts';
+
+export interface PgClientOptions {
+  /** e.g. http://127.0.0.1:8090 */
+  readonly baseUrl: string;
+  /** Per attempt, including reading the answer. Default 2000 ms. */
+  readonly timeoutMs?: number;
+  /** Attempts after the first. Default 2. */
+  readonly retries?: number;
+  /** First back-off ceiling; doubles per retry up to `backoffMaxMs`. Default 100 ms. */
+  readonly backoffBaseMs?: number;
+  readonly backoffMaxMs?: number;
+  /** A breaker shared with other clients, or options for a new one. */
+  readonly breaker?: CircuitBreaker | CircuitBreakerOptions;
+  /** Jitter source. Default Math.random. */
+  readonly random?: () => number;
+}
+
+export type ChargeResult =
+  | { readonly outcome: 'CAPTURED'; readonly chargeId: string; readonly amount: number }
+  | { readonly outcome: 'DECLINED'; readonly reason: string };
+
+export interface RefundResult {
+  readonly outcome: 'REFUNDED';
+  readonly refundId: string;
+  readonly amount: number;
+}
+
+/** An answer below 500: the gateway is up and has decided. */
+interface Answer {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+export class PgClient {
+  readonly breaker: CircuitBreaker;
+  private readonly baseUrl: string;
+  private readonly timeoutMs: number;
+  private readonly retries: number;
+  private readonly backoffBaseMs: number;
+  private readonly backoffMaxMs: number;
+  private readonly random: () => number;
+
+  constructor(options: PgClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.timeoutMs = options.timeoutMs ?? 2000;
+    this.retries = options.retries ?? 2;
+    this.backoffBaseMs = options.backoffBaseMs ?? 100;
+    this.backoffMaxMs = options.backoffMaxMs ?? 2000;
+    this.random = options.random ?? Math.random;
+    this.breaker = options.breaker instanceof CircuitBreaker ? options.breaker : new CircuitBreaker(options.breaker);
+    if (!(this.retries >= 0)) throw new RangeError(`retries must not be negative, not ${this.retries}`);
+    if (!(this.timeoutMs > 0)) throw new RangeError(`timeoutMs must be positive, not ${this.timeoutMs}`);
+  }
+
+  circuitState(): CircuitState {
+    return this.breaker.state();
+  }
+
+  /**
+   * Captures the amount, or learns that it is declined. Throws PgUnavailableError (retries spent),
+   * CircuitOpenError, PgRejectedError (another 4xx), PgAbortedError (`signal` aborted).
+   */
+  async charge(body: PgPaymentBody, signal?: AbortSignal): Promise<ChargeResult> {
+    const { status, body: answer } = await this.call('charge', PG_PATHS.charges, `charge:${body.orderId}`, body, signal);
+    if (status === 200 && isCaptured(answer)) return { outcome: 'CAPTURED', chargeId: answer.chargeId, amount: answer.amount };
+    if (status === 402) return { outcome: 'DECLINED', reason: reasonOf(answer) };
+    if (status >= 400) throw new PgRejectedError('charge', body.orderId, status, reasonOf(answer));
+    throw new PgProtocolError('charge', body.orderId, `HTTP ${status} ${JSON.stringify(answer)}`);
+  }
+
+  /** Refunds the order's captured charge. Throws as `charge`; 404 (nothing captured) is a PgRejectedError. */
+  async refund(body: PgPaymentBody, signal?: AbortSignal): Promise<RefundResult> {
+    const { status, body: answer } = await this.call('refund', PG_PATHS.refunds, `refund:${body.orderId}`, body, signal);
+    if (status === 200 && isRefunded(answer)) return { outcome: 'REFUNDED', refundId: answer.refundId, amount: answer.amount };
+    if (status >= 400) throw new PgRejectedError('refund', body.orderId, status, reasonOf(answer));
+    throw new PgProtocolError('refund', body.orderId, `HTTP ${status} ${JSON.stringify(answer)}`);
+  }
+
+  private async call(op: PgOperation, path: string, key: string, body: PgPaymentBody, signal: AbortSignal | undefined): Promise<Answer> {
+    let lastFailure = 'no attempt made';
+    let lastCause: unknown;
+    for (let attempt = 0; attempt <= this.retries; attempt++) {
+      if (signal?.aborted) throw new PgAbortedError(op, body.orderId);
+      const permit = this.breaker.acquire();
+      if (!permit) throw new CircuitOpenError(op, body.orderId, this.breaker.retryAfterMs());
+      try {
+        const response = await fetch(`${this.baseUrl}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', [IDEMPOTENCY_HEADER]: key },
+          body: JSON.stringify({ orderId: body.orderId, paymentKey: body.paymentKey, amount: body.amount }),
+          signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]) : AbortSignal.timeout(this.timeoutMs),
+        });
+        const text = await response.text();
+        if (response.status >= 500) {
+          permit.failure();
+          lastFailure = `HTTP ${response.status} ${text.slice(0, 200)}`;
+          lastCause = undefined;
+        } else {
+          permit.success();
+          return { status: response.status, body: parseJson(text) };
+        }
+      } catch (e) {
+        if (signal?.aborted) {
+          permit.release();
+          throw new PgAbortedError(op, body.orderId);
+        }
+        permit.failure();
+        lastCause = e;
+        lastFailure = isTimeout(e) ? `no answer within ${this.timeoutMs} ms` : `network error: ${describe(e)}`;
+      }
+      if (attempt < this.retries) await this.backoff(attempt, signal, op, body.orderId);
+    }
+    throw new PgUnavailableError(op, body.orderId, this.retries + 1, lastFailure, lastCause === undefined ? undefined : { cause: lastCause });
+  }
+
+  /** Full jitter: a uniform wait up to the exponential ceiling, so retrying callers spread out. */
+  private async backoff(attempt: number, signal: AbortSignal | undefined, op: PgOperation, orderId: string): Promise<void> {
+    const ceiling = Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** attempt);
+    const ms = this.random() * ceiling;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      }
+      signal?.addEventListener('abort', done, { once: true });
+    });
+    if (signal?.aborted) throw new PgAbortedError(op, orderId);
+  }
+}
+
+function isCaptured(b: unknown): b is PgChargeCaptured {
+  const o = b as Partial<PgChargeCaptured> | null;
+  return typeof o === 'object' && o !== null && o.status === 'CAPTURED' && typeof o.chargeId === 'string' && typeof o.amount === 'number';
+}
+
+function isRefunded(b: unknown): b is PgRefunded {
+  const o = b as Partial<PgRefunded> | null;
+  return typeof o === 'object' && o !== null && o.status === 'REFUNDED' && typeof o.refundId === 'string' && typeof o.amount === 'number';
+}
+
+function reasonOf(b: unknown): string {
+  const reason = (b as Partial<PgErrorBody> | null)?.reason;
+  return typeof reason === 'string' ? reason : JSON.stringify(b);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+function isTimeout(e: unknown): boolean {
+  return e instanceof DOMException && e.name === 'TimeoutError';
+}
+
+function describe(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  // fetch reports "fetch failed" and puts the socket error in `cause`.
+  const cause = e.cause instanceof Error ? `: ${e.cause.message}` : '';
+  return `${e.message}${cause}`;
+}
