@@ -1,0 +1,27 @@
+/**
+ * The payment processor: idempotent payment requests in the topology, gateway calls in the
+ * charger sidecar. Env (besides processors/common/process.ts): PG_URL, PG_TIMEOUT_MS, PG_RETRIES,
+ * PG_BREAKER_THRESHOLD, PG_BREAKER_COOLDOWN_MS, PAYMENT_CONCURRENCY (see sidecar.ts).
+ */
+import type { ProcessorSpec } from '../common/index.ts';
+import { paymentSidecar } from './sidecar.ts';
+import { paymentTopology } from './topology.ts';
+
+export {
+  paymentTopology, internalTopic, paymentKey, validateRequest, PAYMENTS_STORE, PG_REQUESTS, PG_RESULTS, FAILURE_REASON_HEADER,
+  type PaymentEntry, type PaymentKind, type PaymentRequest,
+} from './topology.ts';
+export { startCharger, settle, type ChargerOptions, ChargerError } from './charger.ts';
+export { paymentSidecar } from './sidecar.ts';
+export { PgClient, type PgClientOptions, type ChargeResult, type RefundResult } from './pg-client.ts';
+export { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from './circuit-breaker.ts';
+export { startPgSimulator, pgConfigFromEnv, DEFAULT_PG_CONFIG, PgConfigError, type PgSimulator, type PgSimulatorConfig } from './pg-simulator.ts';
+export * from './pg-protocol.ts';
+export * from './errors.ts';
+
+export const paymentSpec: ProcessorSpec = {
+  name: 'payment',
+  topics: ['payment-request-topic', 'payment-success-topic'],
+  topology: (contracts) => paymentTopology(contracts),
+  sidecar: paymentSidecar,
+};

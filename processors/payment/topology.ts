@@ -1,0 +1,147 @@
+/**
+ * Payment's topology: makes payment requests idempotent and turns the charger's gateway outcomes
+ * into `payment-success-topic` events. Processing is synchronous, so the HTTP call to the gateway
+ * happens outside, in the charger sidecar, connected by two internal topics:
+ *
+ *   payment-request-topic ─► requests ─┬─► <appId>-pg-requests ─► charger (HTTP) ─┐
+ *                                      └─► payment-success-topic (stored outcome)  │
+ *   <appId>-pg-results ◄───────────────────────────────────────────────────────────┘
+ *        └─► outcomes ─► payment-success-topic
+ *
+ * Store `payments`, keyed `<orderId>/<kind>`: PENDING once a request is forwarded, then the
+ * outcome. A duplicate request while PENDING is dropped (the charger has it); a duplicate after
+ * the outcome gets the stored outcome again. The first outcome for a key wins; later ones (a
+ * redelivered charger batch) are dropped.
+ *
+ * The internal topics are declared like repartition topics, so the engine names them
+ * `<appId>-pg-requests` / `<appId>-pg-results`, creates them before start and lists them among the
+ * application's topics. pg-results is co-partitioned with payment-request-topic: the charger
+ * keys outcomes by orderId, so an outcome lands in the partition, hence the task and store, that
+ * holds the request's PENDING entry.
+ */
+import {
+  Serdes, Topology, keyValueStore, type Headers, type KeyValueStore, type Processor, type ProcessorContext, type StreamRecord,
+} from '../engine/index.ts';
+import type { PaymentRequestMessage, PaymentSuccessMessage } from '../../schemas/index.ts';
+import type { Contracts } from '../common/index.ts';
+import { PaymentValidationError } from './errors.ts';
+
+export type PaymentKind = 'CHARGE' | 'REFUND';
+
+/** A request with its kind made explicit (records written before `kind` existed read as CHARGE). */
+export type PaymentRequest = PaymentRequestMessage & { readonly kind: PaymentKind };
+
+export type PaymentEntry =
+  | { readonly state: 'PENDING'; readonly eventId: string; readonly amount: number; readonly requestedAt: number }
+  | { readonly state: 'DONE'; readonly outcome: PaymentSuccessMessage; readonly reason?: string };
+
+export const PAYMENTS_STORE = 'payments';
+/** Internal topic names as the topology declares them; the engine prefixes `<appId>-`. */
+export const PG_REQUESTS = 'pg-requests';
+export const PG_RESULTS = 'pg-results';
+/** Header on FAILED outcomes: why (declined, gateway unavailable, circuit open, rejected). */
+export const FAILURE_REASON_HEADER = 'payment-failure-reason';
+
+/** The physical name of an internal topic of the application (what the sidecar reads and writes). */
+export function internalTopic(applicationId: string, name: typeof PG_REQUESTS | typeof PG_RESULTS): string {
+  return `${applicationId}-${name}`;
+}
+
+export function paymentKey(orderId: string, kind: PaymentKind): string {
+  return `${orderId}/${kind}`;
+}
+
+const SOURCE_REQUESTS = 'payment-requests';
+const SOURCE_RESULTS = 'pg-results-source';
+const REQUESTS = 'requests';
+const OUTCOMES = 'outcomes';
+const SINK_PG = 'pg-requests-sink';
+const SINK_SUCCESS = 'payment-success-sink';
+
+export function paymentTopology(contracts: Contracts): Topology {
+  const requestTopic = contracts.topic('payment-request-topic');
+  const t = new Topology();
+  t.addInternalTopic({ name: PG_REQUESTS, purpose: 'repartition' });
+  t.addInternalTopic({ name: PG_RESULTS, purpose: 'repartition' });
+  t.copartition([requestTopic, PG_RESULTS]);
+  t.addSource(SOURCE_REQUESTS, requestTopic, contracts.consumed('payment-request-topic'));
+  t.addSource(SOURCE_RESULTS, PG_RESULTS, { keySerde: Serdes.string(), valueSerde: contracts.record('PaymentSuccessMessage') });
+  t.addProcessor(REQUESTS, requestProcessor, SOURCE_REQUESTS);
+  t.addProcessor(OUTCOMES, outcomeProcessor, SOURCE_RESULTS);
+  t.addStateStore(keyValueStore<string, PaymentEntry>(PAYMENTS_STORE, { keyCodec: Serdes.string(), valueCodec: Serdes.json() }), REQUESTS, OUTCOMES);
+  t.addSink(SINK_PG, PG_REQUESTS, { keySerde: Serdes.string(), valueSerde: contracts.record('PaymentRequestMessage') }, REQUESTS);
+  t.addSink(SINK_SUCCESS, contracts.topic('payment-success-topic'), contracts.produced('payment-success-topic'), REQUESTS, OUTCOMES);
+  return t;
+}
+
+function requestProcessor(): Processor<string | null, PaymentRequestMessage | null, string, PaymentRequestMessage | PaymentSuccessMessage> {
+  let ctx: ProcessorContext<string, PaymentRequestMessage | PaymentSuccessMessage>;
+  let store: KeyValueStore<string, PaymentEntry>;
+  return {
+    init(c) {
+      ctx = c;
+      store = c.getStateStore(PAYMENTS_STORE);
+    },
+    process(r) {
+      const request = validateRequest(r.key, r.value);
+      const key = paymentKey(request.orderId, request.kind);
+      const entry = store.get(key);
+      if (entry === undefined) {
+        store.put(key, { state: 'PENDING', eventId: request.eventId, amount: request.amount, requestedAt: request.requestedAt });
+        ctx.forward({ key: request.orderId, value: request, timestamp: r.timestamp, headers: {} }, SINK_PG);
+      } else if (entry.state === 'DONE') {
+        ctx.forward(outcomeRecord(entry, r.timestamp), SINK_SUCCESS);
+      }
+      // PENDING: the charger has this request already; its outcome will come through pg-results.
+    },
+  };
+}
+
+function outcomeProcessor(): Processor<string | null, PaymentSuccessMessage | null, string, PaymentSuccessMessage> {
+  let ctx: ProcessorContext<string, PaymentSuccessMessage>;
+  let store: KeyValueStore<string, PaymentEntry>;
+  return {
+    init(c) {
+      ctx = c;
+      store = c.getStateStore(PAYMENTS_STORE);
+    },
+    process(r) {
+      const outcome = validateOutcome(r.value);
+      const key = paymentKey(outcome.orderId, outcome.kind ?? 'CHARGE');
+      if (store.get(key)?.state === 'DONE') return;
+      const reason = r.headers[FAILURE_REASON_HEADER]?.toString('utf8');
+      const entry: PaymentEntry = { state: 'DONE', outcome, ...(reason !== undefined ? { reason } : {}) };
+      store.put(key, entry);
+      ctx.forward(outcomeRecord(entry, r.timestamp), SINK_SUCCESS);
+    },
+  };
+}
+
+function outcomeRecord(entry: PaymentEntry & { state: 'DONE' }, timestamp: number): StreamRecord<string, PaymentSuccessMessage> {
+  const headers: Headers = entry.reason === undefined ? {} : { [FAILURE_REASON_HEADER]: Buffer.from(entry.reason, 'utf8') };
+  return { key: entry.outcome.orderId, value: entry.outcome, timestamp, headers };
+}
+
+/**
+ * What a request must be before anything is stored or charged. The record key must be the order
+ * id: the outcome comes back keyed by it, and only then reaches the same task and store.
+ */
+export function validateRequest(key: string | null, value: PaymentRequestMessage | null): PaymentRequest {
+  if (value === null || value === undefined) throw new PaymentValidationError('value', 'is missing (tombstone)', key ?? undefined);
+  const orderId = value.orderId;
+  if (typeof orderId !== 'string' || orderId === '') throw new PaymentValidationError('orderId', 'must be a non-empty string', key ?? undefined);
+  if (key !== orderId) throw new PaymentValidationError('key', `must be the orderId, not ${JSON.stringify(key)}`, orderId);
+  if (typeof value.eventId !== 'string' || value.eventId === '') throw new PaymentValidationError('eventId', 'must be a non-empty string', orderId);
+  if (typeof value.paymentKey !== 'string' || value.paymentKey === '') throw new PaymentValidationError('paymentKey', 'must be a non-empty string', orderId);
+  if (!Number.isSafeInteger(value.amount) || value.amount <= 0) throw new PaymentValidationError('amount', `must be a positive integer, not ${JSON.stringify(value.amount)}`, orderId);
+  const kind = value.kind ?? 'CHARGE';
+  if (kind !== 'CHARGE' && kind !== 'REFUND') throw new PaymentValidationError('kind', `must be CHARGE or REFUND, not ${JSON.stringify(kind)}`, orderId);
+  return { ...value, kind };
+}
+
+function validateOutcome(value: PaymentSuccessMessage | null): PaymentSuccessMessage {
+  if (value === null || value === undefined) throw new PaymentValidationError('outcome', 'is missing (tombstone)', undefined);
+  if (typeof value.orderId !== 'string' || value.orderId === '') throw new PaymentValidationError('outcome orderId', 'must be a non-empty string', undefined);
+  if (value.status !== 'SUCCESS' && value.status !== 'FAILED') throw new PaymentValidationError('outcome status', `must be SUCCESS or FAILED, not ${JSON.stringify(value.status)}`, value.orderId);
+  return value;
+}
