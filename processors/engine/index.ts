@@ -6,7 +6,7 @@ export { KGroupedStream, type Aggregator, type Initializer, type Reducer } from 
 export { KGroupedTable } from './dsl/grouped-table.ts';
 export { GlobalKTable } from './dsl/global-table.ts';
 export type { Consumed, Produced, Materialized, Grouped, Repartitioned, Named } from './dsl/options.ts';
-export { Topology, type Subtopology, type TimestampExtractor } from './topology.ts';
+export { Topology, changelogName, repartitionName, type Subtopology, type TimestampExtractor } from './topology.ts';
 export {
   TopologyDescription, type SubtopologyDescription, type GlobalStoreDescription, type InternalTopicDescription,
   type NodeDescription, type SourceDescription, type ProcessorDescription, type SinkDescription, type MermaidOptions,

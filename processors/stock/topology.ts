@@ -8,8 +8,7 @@
  *   stock-release-topic ──key productId──▶ <appId>-stock-releases-repartition ─────────┼─▶ ledger ─▶ stock-response-topic (key orderId)
  *   stock-levels-topic (key productId) ────────────────────────────────────────────────┘   stores: stock-levels, stock-reservations
  */
-import { Serdes, StreamsBuilder, type Topology } from '../engine/index.ts';
-import { repartitionName } from '../engine/topology.ts';
+import { repartitionName, Serdes, StreamsBuilder, type Topology } from '../engine/index.ts';
 import type { StockDecreaseRequestMessage, StockReleaseMessage } from '../../schemas/index.ts';
 import type { Contracts } from '../common/index.ts';
 import { stockProcessor, type StockEvent } from './ledger.ts';
