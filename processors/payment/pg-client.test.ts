@@ -42,7 +42,7 @@ test('a 503 is retried with the same idempotency key and charges once', async (t
 
 test('a timed-out attempt is retried and the order is charged once', async (t) => {
   const draws = [0, 0.1, 0, 0.9];
-  const { sim, client } = await setup(t, { timeoutRate: 0.5, random: () => draws.shift() ?? 0.9 }, { timeoutMs: 100 });
+  const { sim, client } = await setup(t, { timeoutRate: 0.5, random: () => draws.shift() ?? 0.9 }, { timeoutMs: 1000 });
   const r = await client.charge(order('t1'));
   t.is(r.outcome, 'CAPTURED');
   t.is(sim.stats().timeouts, 1);

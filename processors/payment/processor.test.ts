@@ -1,13 +1,15 @@
 /**
  * The whole payment processor — topology, charger sidecar, real Avro serdes — on the memory
- * broker against a real gateway simulator over HTTP.
+ * broker and on Kafka, against a real gateway simulator over HTTP. Kafka runs use a unique topic
+ * prefix and application id, and delete their topics and groups afterwards.
  */
-import test from 'ava';
+import avaTest from 'ava';
 import { randomUUID } from 'node:crypto';
-import { MemoryTransport, type Consumer, type Transport } from '../../transports/index.ts';
+import { KafkaTransport, MemoryTransport, type Consumer, type Transport } from '../../transports/index.ts';
+import { endpoints } from '../../scripts/endpoints.ts';
 import { embeddedRegistry, type PaymentRequestMessage, type PaymentSuccessMessage } from '../../schemas/index.ts';
 import { chance, registryContracts, startProcessor, type Contracts, type RunningProcessor } from '../common/index.ts';
-import { FAILURE_REASON_HEADER, PG_REQUESTS, internalTopic, paymentSpec, type PaymentKind } from './index.ts';
+import { FAILURE_REASON_HEADER, PG_REQUESTS, internalTopic, paymentSpec, paymentTopology, type PaymentKind } from './index.ts';
 import { startPgSimulator, type PgSimulator } from './pg-simulator.ts';
 
 const SEED = 'processor-test';
@@ -22,31 +24,56 @@ interface Harness {
   send(topic: string, request: PaymentRequestMessage): Promise<void>;
 }
 
-async function harness(t: { teardown(fn: () => Promise<void>): void }, declineRate = 0): Promise<Harness> {
+const TRANSPORTS: { name: string; make: () => Transport }[] = [
+  { name: 'memory', make: () => new MemoryTransport() },
+  { name: 'kafka', make: () => new KafkaTransport({ brokers: endpoints().kafkaBrokers, sessionTimeoutMs: 6000 }) },
+];
+
+type Teardown = { teardown(fn: () => Promise<void>): void };
+
+async function harness(t: Teardown, make: () => Transport, declineRate = 0): Promise<Harness> {
+  // Each resource is released in reverse order of acquisition, even when a later step fails.
+  const cleanups: (() => Promise<void>)[] = [];
+  t.teardown(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
   const sim = await startPgSimulator({ latencyMs: [1, 10], declineRate, seed: SEED });
-  const transport = new MemoryTransport();
-  const contracts = registryContracts(embeddedRegistry().client);
+  cleanups.push(() => sim.close());
+  const transport = make();
+  const run = randomUUID().slice(0, 8);
+  const prefix = `payment-test-${run}.`;
+  const contracts = registryContracts(embeddedRegistry().client, prefix);
+  const applicationId = `payment-test-${run}`;
+  const readerGroup = `${applicationId}-reader`;
+  cleanups.push(async () => {
+    const admin = transport.admin();
+    await admin.deleteGroups([applicationId, `${applicationId}-charger`, readerGroup]);
+    await admin.deleteTopics([
+      ...paymentSpec.topics.map((topic) => contracts.topic(topic)),
+      // What the engine creates for the application: internal topics, dead letters, checkpoints.
+      ...[...paymentTopology(contracts).internalTopics.keys(), 'dlq', 'checkpoints'].map((topic) => `${applicationId}-${topic}`),
+    ]);
+    await transport.close();
+  });
   const running = await startProcessor(paymentSpec, {
     transport, contracts, logger: () => {},
-    env: { PG_URL: sim.url, PG_TIMEOUT_MS: '2000', PG_RETRIES: '2', COMMIT_INTERVAL_MS: '20', TOPIC_PARTITIONS: '3' },
+    env: {
+      APP_ID: applicationId, PG_URL: sim.url, PG_TIMEOUT_MS: '2000', PG_RETRIES: '2', COMMIT_INTERVAL_MS: '20', TOPIC_PARTITIONS: '3',
+    },
   });
+  cleanups.push(() => running.close());
   const producer = transport.producer();
   await producer.connect();
+  cleanups.push(() => producer.disconnect());
   const outcomes: Harness['outcomes'] = [];
   const success = contracts.consumed('payment-success-topic');
-  const reader: Consumer = transport.consumer({ groupId: `reader-${randomUUID()}`, topics: [contracts.topic('payment-success-topic')] });
+  const reader: Consumer = transport.consumer({ groupId: readerGroup, topics: [contracts.topic('payment-success-topic')] });
   await reader.connect();
+  cleanups.push(() => reader.disconnect());
   await reader.run(async (batch) => {
     for (const r of batch.records) {
       outcomes.push({ value: await success.valueSerde!.deserialize(r.topic, r.value!), reason: r.headers[FAILURE_REASON_HEADER]?.toString() });
     }
-  });
-  t.teardown(async () => {
-    await reader.disconnect();
-    await producer.disconnect();
-    await running.close();
-    await transport.close();
-    await sim.close();
   });
   const requestSerde = contracts.produced('payment-request-topic').valueSerde!;
   return {
@@ -80,77 +107,81 @@ function orderWhere(declined: boolean, rate: number): string {
 
 const requestTopic = (h: Harness) => h.contracts.topic('payment-request-topic');
 
-test('a charge request produces one SUCCESS and one charge', async (t) => {
-  const h = await harness(t);
-  const id = randomUUID();
-  await h.send(requestTopic(h), request(id));
-  await until('an outcome', () => h.outcomes.length === 1);
-  t.like(h.outcomes[0]!.value, { orderId: id, status: 'SUCCESS', kind: 'CHARGE', amount: 2500 });
-  t.deepEqual(h.sim.stats().charges, { [id]: 1 });
-});
+for (const { name, make } of TRANSPORTS) {
+  // One broker run at a time: parallel group joins and topic creation only slow each other down.
+  const test = name === 'memory' ? avaTest : avaTest.serial;
+  test(`${name}: a charge request produces one SUCCESS and one charge`, async (t) => {
+    const h = await harness(t, make);
+    const id = randomUUID();
+    await h.send(requestTopic(h), request(id));
+    await until('an outcome', () => h.outcomes.length === 1);
+    t.like(h.outcomes[0]!.value, { orderId: id, status: 'SUCCESS', kind: 'CHARGE', amount: 2500 });
+    t.deepEqual(h.sim.stats().charges, { [id]: 1 });
+  });
 
-test('a redelivered request produces no second charge: the stored outcome is re-emitted', async (t) => {
-  const h = await harness(t);
-  const id = randomUUID();
-  const req = request(id);
-  await h.send(requestTopic(h), req);
-  await h.send(requestTopic(h), req);
-  await until('the first outcome', () => h.outcomes.length >= 1);
-  await h.send(requestTopic(h), { ...req, eventId: randomUUID() });
-  await until('the re-emitted outcome', () => h.outcomes.length >= 2);
-  t.true(h.outcomes.every((o) => o.value.orderId === id && o.value.status === 'SUCCESS'));
-  t.deepEqual(h.sim.stats().charges, { [id]: 1 });
-});
+  test(`${name}: a redelivered request produces no second charge: the stored outcome is re-emitted`, async (t) => {
+    const h = await harness(t, make);
+    const id = randomUUID();
+    const req = request(id);
+    await h.send(requestTopic(h), req);
+    await h.send(requestTopic(h), req);
+    await until('the first outcome', () => h.outcomes.length >= 1);
+    await h.send(requestTopic(h), { ...req, eventId: randomUUID() });
+    await until('the re-emitted outcome', () => h.outcomes.length >= 2);
+    t.true(h.outcomes.every((o) => o.value.orderId === id && o.value.status === 'SUCCESS'));
+    t.deepEqual(h.sim.stats().charges, { [id]: 1 });
+  });
 
-test('a charger batch redelivered (as after a crash) calls the gateway again but cannot charge twice', async (t) => {
-  const h = await harness(t);
-  const id = randomUUID();
-  const req = request(id);
-  await h.send(requestTopic(h), req);
-  await until('the outcome', () => h.outcomes.length === 1);
-  const processed = h.running.app.recordsProcessed();
-  // The same request again on the charger's input, as an uncommitted batch would come back.
-  await h.send(internalTopic(h.running.applicationId, PG_REQUESTS), req);
-  await until('the gateway replay', () => h.sim.stats().replays === 1);
-  await until('the duplicate outcome processed', () => h.running.app.recordsProcessed() > processed);
-  t.deepEqual(h.sim.stats().charges, { [id]: 1 });
-  t.is(h.outcomes.length, 1, 'the second outcome is a duplicate and not emitted');
-});
+  test(`${name}: a charger batch redelivered (as after a crash) calls the gateway again but cannot charge twice`, async (t) => {
+    const h = await harness(t, make);
+    const id = randomUUID();
+    const req = request(id);
+    await h.send(requestTopic(h), req);
+    await until('the outcome', () => h.outcomes.length === 1);
+    const processed = h.running.app.recordsProcessed();
+    // The same request again on the charger's input, as an uncommitted batch would come back.
+    await h.send(internalTopic(h.running.applicationId, PG_REQUESTS), req);
+    await until('the gateway replay', () => h.sim.stats().replays === 1);
+    await until('the duplicate outcome processed', () => h.running.app.recordsProcessed() > processed);
+    t.deepEqual(h.sim.stats().charges, { [id]: 1 });
+    t.is(h.outcomes.length, 1, 'the second outcome is a duplicate and not emitted');
+  });
 
-test('a declined order ends FAILED with the reason; others succeed', async (t) => {
-  const rate = 0.5;
-  const h = await harness(t, rate);
-  const declined = orderWhere(true, rate);
-  const accepted = orderWhere(false, rate);
-  await h.send(requestTopic(h), request(declined));
-  await h.send(requestTopic(h), request(accepted));
-  await until('two outcomes', () => h.outcomes.length === 2);
-  const byId = new Map(h.outcomes.map((o) => [o.value.orderId, o]));
-  t.is(byId.get(declined)?.value.status, 'FAILED');
-  t.regex(byId.get(declined)?.reason ?? '', /declined/);
-  t.is(byId.get(accepted)?.value.status, 'SUCCESS');
-  t.deepEqual(h.sim.stats().charges, { [accepted]: 1 });
-});
+  test(`${name}: a declined order ends FAILED with the reason; others succeed`, async (t) => {
+    const rate = 0.5;
+    const h = await harness(t, make, rate);
+    const declined = orderWhere(true, rate);
+    const accepted = orderWhere(false, rate);
+    await h.send(requestTopic(h), request(declined));
+    await h.send(requestTopic(h), request(accepted));
+    await until('two outcomes', () => h.outcomes.length === 2);
+    const byId = new Map(h.outcomes.map((o) => [o.value.orderId, o]));
+    t.is(byId.get(declined)?.value.status, 'FAILED');
+    t.regex(byId.get(declined)?.reason ?? '', /declined/);
+    t.is(byId.get(accepted)?.value.status, 'SUCCESS');
+    t.deepEqual(h.sim.stats().charges, { [accepted]: 1 });
+  });
 
-test('a refund after the charge: REFUND SUCCESS, refunded once', async (t) => {
-  const h = await harness(t);
-  const id = randomUUID();
-  await h.send(requestTopic(h), request(id));
-  await until('the charge', () => h.outcomes.length === 1);
-  await h.send(requestTopic(h), request(id, 'REFUND'));
-  await h.send(requestTopic(h), request(id, 'REFUND'));
-  await until('the refund', () => h.outcomes.length === 2);
-  t.like(h.outcomes[1]!.value, { orderId: id, status: 'SUCCESS', kind: 'REFUND' });
-  t.deepEqual(h.sim.stats().refunds, { [id]: 1 });
-});
+  test(`${name}: a refund after the charge: REFUND SUCCESS, refunded once`, async (t) => {
+    const h = await harness(t, make);
+    const id = randomUUID();
+    await h.send(requestTopic(h), request(id));
+    await until('the charge', () => h.outcomes.length === 1);
+    await h.send(requestTopic(h), request(id, 'REFUND'));
+    await h.send(requestTopic(h), request(id, 'REFUND'));
+    await until('the refund', () => h.outcomes.length === 2);
+    t.like(h.outcomes[1]!.value, { orderId: id, status: 'SUCCESS', kind: 'REFUND' });
+    t.deepEqual(h.sim.stats().refunds, { [id]: 1 });
+  });
 
-test('the gateway down: retries spent, the circuit opens, orders FAIL instead of waiting', async (t) => {
-  const h = await harness(t);
-  h.sim.configure({ errorRate: 1 });
-  const ids = Array.from({ length: 8 }, () => randomUUID());
-  for (const id of ids) await h.send(requestTopic(h), request(id));
-  await until('every outcome', () => h.outcomes.length === ids.length);
-  t.true(h.outcomes.every((o) => o.value.status === 'FAILED'));
-  t.true(h.outcomes.some((o) => /circuit is open/.test(o.reason ?? '')), 'some failed fast');
-  t.deepEqual(h.sim.stats().charges, {});
-});
+  test(`${name}: the gateway down: retries spent, the circuit opens, orders FAIL instead of waiting`, async (t) => {
+    const h = await harness(t, make);
+    h.sim.configure({ errorRate: 1 });
+    const ids = Array.from({ length: 8 }, () => randomUUID());
+    for (const id of ids) await h.send(requestTopic(h), request(id));
+    await until('every outcome', () => h.outcomes.length === ids.length);
+    t.true(h.outcomes.every((o) => o.value.status === 'FAILED'));
+    t.true(h.outcomes.some((o) => /circuit is open/.test(o.reason ?? '')), 'some failed fast');
+    t.deepEqual(h.sim.stats().charges, {});
+  });
+}
