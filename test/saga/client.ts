@@ -10,8 +10,8 @@
  * re-sent copies after a crash carry their origin and the engine's `Deduplicator` drops them.
  */
 import type { Client } from '@confluentinc/schemaregistry';
-import { Deduplicator } from '../../processors/engine/index.ts';
-import { DeadLetterHeaders } from '../../processors/engine/index.ts';
+import { DeadLetterHeaders, Deduplicator } from '../../processors/engine/index.ts';
+import { isMarker } from '../../processors/engine/runtime/read-to-end.ts';
 import { derivedId } from '../../processors/common/index.ts';
 import {
   avroValueSerde, type OrderCommand, type OrderCompletedMessage, type OrderStatusChanged, type RegistrySerde,
@@ -100,7 +100,8 @@ export class SagaClient {
     await reader.connect();
     await reader.run(async (batch) => {
       for (const r of batch.records) {
-        if (!client.dedup.admit(r)) continue;
+        // The engine's end-of-stream markers (RabbitMQ streams) are not records of the topic.
+        if (isMarker(r) || !client.dedup.admit(r)) continue;
         try {
           await client.read(r);
         } catch (e) {
