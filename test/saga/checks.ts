@@ -28,10 +28,12 @@ export const SANE_TRANSITIONS: Readonly<Record<OrderStatus, readonly OrderStatus
 
 const DELIVERY_ONLY: ReadonlySet<OrderStatus> = new Set<OrderStatus>(['PREPARING', 'SHIPMENT_STARTED', 'IN_TRANSIT']);
 
-/** One order's status events in arrival order, as a readable chain: `∅→CREATED→PENDING_PAYMENT…`. */
+/** One order's status events in arrival order, readable: `∅→CREATED +0ms →PENDING_PAYMENT +35ms …` (times from CREATED). */
 export function chain(events: readonly OrderStatusChanged[]): string {
   if (events.length === 0) return '(no status events)';
-  return events.map((e, i) => (i === 0 || e.from !== events[i - 1]!.to ? `${e.from ?? '∅'}→${e.to}` : `→${e.to}`)).join(' ');
+  const t0 = events[0]!.at;
+  const step = (e: OrderStatusChanged) => `${e.to}${e.reason ? ` (${e.reason})` : ''} +${e.at - t0}ms`;
+  return events.map((e, i) => (i === 0 || e.from !== events[i - 1]!.to ? `${e.from ?? '∅'}→${step(e)}` : `→${step(e)}`)).join(' ');
 }
 
 /** Problems with one order's status sequence. */

@@ -60,9 +60,18 @@ export interface ClientOptions {
   readonly stockChangelog: string;
   /** Engine dead-letter topics of the processors (`<appId>-dlq`). */
   readonly engineDeadLetterTopics: readonly string[];
-  /** Orders per produce call, and the pause between calls (keeps the pipeline from a backlog). */
+  /** Orders per produce call. */
   readonly batchSize: number;
-  readonly pauseMs: number;
+  /**
+   * Orders placed but not yet terminal, at most: a buyer population the processors can keep up
+   * with, so that a PAY sent at once is processed within the payment deadline whatever the
+   * machine's speed (the outcome must not depend on throughput).
+   */
+  readonly maxInFlight: number;
+  /** Whether an order is terminal (the caller knows from the statuses observed). */
+  readonly isTerminal: (orderId: string) => boolean;
+  /** Rejects the wait for room in the window: a dead process, the overall deadline. */
+  readonly abort: () => string | undefined;
 }
 
 type Serdes = { [T in TopicName]?: RegistrySerde<TopicValue<T>> };
@@ -78,6 +87,8 @@ export class SagaClient {
   private readonly seenEvents = new Set<string>();
   private readonly payQueue: OrderCommand[] = [];
   private readonly paidOrders = new Set<string>();
+  /** When each PAY command was handed to the broker (ms since the epoch), per order. */
+  readonly paySentAt = new Map<string, number>();
   private flushing: Promise<void> = Promise.resolve();
   private flushScheduled = false;
   private readonly dedup = new Deduplicator();
@@ -134,13 +145,23 @@ export class SagaClient {
     return stockLevels(this.o.scenario, 0).filter((l) => this.observation.levels.get(l.productId)?.at(-1) !== l.available).map((l) => l.productId);
   }
 
-  /** Places every order, paced; sends CANCEL for the CANCEL orders right after their batch. */
+  /**
+   * Places every order, never more than `maxInFlight` unfinished at once; sends CANCEL for the
+   * CANCEL orders right after their batch.
+   */
   async placeOrders(): Promise<void> {
     const placed = this.topic('order-placed');
     const commands = this.topic('order-command-topic');
     const orders = this.o.scenario.orders;
     for (let i = 0; i < orders.length; i += this.o.batchSize) {
       const batch = orders.slice(i, i + this.o.batchSize);
+      for (;;) {
+        const unfinished = orders.slice(0, i).filter((p) => !this.o.isTerminal(p.placed.orderId)).length;
+        if (unfinished + batch.length <= Math.max(this.o.maxInFlight, batch.length)) break;
+        const problem = this.o.abort();
+        if (problem) throw new Error(`placing orders (${i} of ${orders.length} placed, ${unfinished} unfinished): ${problem}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
       await this.send(await Promise.all(batch.map(async (p) => ({
         topic: placed, key: Buffer.from(p.placed.orderId), value: await this.serde('order-placed').serialize(placed, { ...p.placed, placedAt: Date.now() }),
       }))));
@@ -151,7 +172,6 @@ export class SagaClient {
       if (cancels.length > 0) {
         await this.send(await Promise.all(cancels.map(async (c) => ({ topic: commands, key: Buffer.from(c.orderId), value: await this.serde('order-command-topic').serialize(commands, c) }))));
       }
-      if (i + this.o.batchSize < orders.length) await new Promise((r) => setTimeout(r, this.o.pauseMs));
     }
   }
 
@@ -256,6 +276,8 @@ export class SagaClient {
       this.flushing = this.flushing.then(async () => {
         const records = await Promise.all(commands.map(async (c) => ({ topic, key: Buffer.from(c.orderId), value: await this.serde('order-command-topic').serialize(topic, c) })));
         await this.send(records);
+        const at = Date.now();
+        for (const c of commands) this.paySentAt.set(c.orderId, at);
         this.observation.paid += records.length;
       }).catch((e: unknown) => { this.observation.errors.push(`sending ${commands.length} PAY commands: ${e instanceof Error ? e.message : String(e)}`); });
     }, 5);

@@ -6,6 +6,7 @@
  * Environment (all optional): SAGA_ORDERS (default 1000), SAGA_SEED (default saga-1),
  * SAGA_DEADLINE_MS (how long orders may take to settle, default 360000),
  * SAGA_PAYMENT_DEADLINE_MS (the order processor's ORDER_PAYMENT_DEADLINE_MS, default 8000),
+ * SAGA_IN_FLIGHT (most orders placed but unfinished at once, default 100),
  * SAGA_KEEP_LOGS=1 (keep the process logs of a passing run).
  */
 import type { ExecutionContext } from 'ava';
@@ -47,6 +48,7 @@ export async function runSaga(t: ExecutionContext, target: BrokerTarget): Promis
   const settleMs = Number(env.SAGA_DEADLINE_MS ?? 360_000);
   t.log(describeScenario(scenario));
   const started = Date.now();
+  const settleBy = started + settleMs;
   const lap = (what: string) => t.log(`${target.name}: ${what} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
   const prefix = `saga-${target.name}-${randomUUID().slice(0, 8)}-`;
@@ -67,9 +69,11 @@ export async function runSaga(t: ExecutionContext, target: BrokerTarget): Promis
     rmSync(join(runDir, 'state'), { recursive: true, force: true });
   });
 
+  // Every check runs and every failing one is reported (ava shows only a test's first failed
+  // assertion): they are collected and asserted together at the end.
+  const failures: string[] = [];
   const check = (ok: boolean, message: string): void => {
-    if (!ok) failed = true;
-    t.true(ok, message);
+    if (!ok) failures.push(message);
   };
 
   try {
@@ -90,8 +94,10 @@ export async function runSaga(t: ExecutionContext, target: BrokerTarget): Promis
       transport, registry, prefix, scenario,
       stockChangelog: `${appIdOf(prefix, 'stock')}-${STOCK_LEVELS_STORE}-changelog`,
       engineDeadLetterTopics: PROCESSORS.map((p) => `${appIdOf(prefix, p)}-dlq`),
-      batchSize: 20,
-      pauseMs: 50,
+      batchSize: 10,
+      maxInFlight: Number(env.SAGA_IN_FLIGHT ?? 100),
+      isTerminal: (orderId) => TERMINAL.has(client?.observation.statuses.get(orderId)?.at(-1)?.to ?? 'CREATED'),
+      abort: () => (Date.now() > settleBy ? `not done within SAGA_DEADLINE_MS=${settleMs}` : cluster?.problem()),
     });
     const c = client;
     const obs = c.observation;
@@ -111,7 +117,7 @@ export async function runSaga(t: ExecutionContext, target: BrokerTarget): Promis
     await c.placeOrders();
     lap(`${scenario.orders.length} orders placed`);
     const terminal = () => scenario.orders.every((o) => TERMINAL.has(obs.statuses.get(o.placed.orderId)?.at(-1)?.to ?? 'CREATED'));
-    await waitFor('every order to reach COMPLETED, CANCELLED or REFUNDED', terminal, settleMs, () => stuckReport(scenario, obs.statuses));
+    await waitFor('every order to reach COMPLETED, CANCELLED or REFUNDED', terminal, Math.max(0, settleBy - Date.now()), () => stuckReport(scenario, obs.statuses));
     lap('every order terminal');
 
     // Stock releases and order-completed events may trail the terminal status: wait for the
@@ -162,13 +168,16 @@ export async function runSaga(t: ExecutionContext, target: BrokerTarget): Promis
     // catches a difference when the prediction itself was wrong in the same way for one of them.
     const predicted = stateDifferences(predictedState(scenario), state);
     check(predicted.length === 0, listing('differences from the predicted final state (predicted vs this run)', predicted));
-    compareWithOtherBroker(t, check, scenario, target.name, state, !failed);
+    compareWithOtherBroker(t, check, scenario, target.name, state, failures.length === 0);
     lap('checked');
+    if (failures.length > 0) failed = true;
+    t.is(failures.length, 0, `${failures.length} checks failed:\n\n${failures.join('\n\n')}`);
   } catch (e) {
     failed = true;
     throw e;
   } finally {
     if (failed && cluster) t.log(`process logs (tails):\n${cluster.logTails()}`);
+    if (failed && client) dumpObservation(join(runDir, 'logs', 'observed.json'), client);
   }
 }
 
@@ -212,4 +221,14 @@ async function until(done: () => boolean, ms: number, problem: () => string | un
     if (Date.now() > deadline) throw new Error(timeout());
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** Everything the reader saw, for the post-mortem of a failed run (kept with the process logs). */
+function dumpObservation(path: string, client: SagaClient): void {
+  const o = client.observation;
+  writeFileSync(path, JSON.stringify({
+    statuses: Object.fromEntries(o.statuses), completed: [...o.completed.values()], levels: Object.fromEntries(o.levels),
+    pays: Object.fromEntries(client.paySentAt), orderDeadLetters: o.orderDeadLetters.map((d) => ({ ...d, payload: d.payload.length })),
+    engineDeadLetters: o.engineDeadLetters, errors: o.errors,
+  }, null, 1));
 }
