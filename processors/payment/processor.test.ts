@@ -5,7 +5,7 @@
  */
 import avaTest from 'ava';
 import { randomUUID } from 'node:crypto';
-import { KafkaTransport, MemoryTransport, type Consumer, type Transport } from '../../transports/index.ts';
+import { KafkaTransport, MemoryTransport, RabbitTransport, type Consumer, type Transport } from '../../transports/index.ts';
 import { endpoints } from '../../scripts/endpoints.ts';
 import { embeddedRegistry, type PaymentRequestMessage, type PaymentSuccessMessage } from '../../schemas/index.ts';
 import { chance, registryContracts, startProcessor, type Contracts, type RunningProcessor } from '../common/index.ts';
@@ -27,6 +27,7 @@ interface Harness {
 const TRANSPORTS: { name: string; make: () => Transport }[] = [
   { name: 'memory', make: () => new MemoryTransport() },
   { name: 'kafka', make: () => new KafkaTransport({ brokers: endpoints().kafkaBrokers, sessionTimeoutMs: 6000 }) },
+  { name: 'rabbit', make: () => new RabbitTransport({ url: endpoints().rabbitUrl, managementUrl: endpoints().rabbitManagementUrl }) },
 ];
 
 type Teardown = { teardown(fn: () => Promise<void>): void };
