@@ -1,11 +1,16 @@
 /**
  * The charger: the sidecar that makes payment's HTTP calls, which cannot happen inside
  * (synchronous) processing. It reads `<appId>-pg-requests` with a plain consumer (group
- * `<appId>-charger`), calls the gateway for a batch's requests concurrently (bounded), so one slow
- * payment does not hold up other orders, writes every outcome to `<appId>-pg-results`, and only
- * then commits the batch.
+ * `<appId>-charger`), calls the gateway for each request, writes the outcome to
+ * `<appId>-pg-results`, and commits a partition's position only up to the first request whose
+ * outcome is not yet written.
  *
- * At-least-once is enough: a batch redelivered after a crash calls the gateway again with the
+ * Calls are pipelined: the batch handler starts them and returns, up to `concurrency` in flight
+ * across batches and partitions (the handler waits for a free slot, which is the back-pressure).
+ * So a payment stuck in gateway timeouts holds up neither the rest of its batch nor the next
+ * batches, only the commit position of its partition.
+ *
+ * At-least-once is enough: requests redelivered after a crash call the gateway again with the
  * same idempotency key (`charge:<orderId>`), which returns the stored outcome instead of charging
  * again, and the topology keeps only the first outcome per order and kind.
  *
@@ -14,7 +19,7 @@
  * timeout a real gateway may have captured the money without answering; reconciliation (or a
  * refund by the same idempotency key) has to settle that, not this process.
  */
-import type { Consumer, Producer, RecordBatch, Transport } from '../../transports/index.ts';
+import type { ConsumedRecord, Consumer, Producer, RecordBatch, Transport } from '../../transports/index.ts';
 import { Serdes, type Serde } from '../engine/index.ts';
 import type { PaymentRequestMessage, PaymentSuccessMessage } from '../../schemas/index.ts';
 import type { Sidecar } from '../common/index.ts';
@@ -28,7 +33,7 @@ export interface ChargerOptions {
   readonly requestsTopic: string;
   readonly resultsTopic: string;
   readonly groupId: string;
-  /** Gateway calls in flight at once, and records per batch. */
+  /** Gateway calls in flight at once (across batches and partitions). */
   readonly concurrency: number;
   /** The internal topics' value serdes, as the topology uses them (JSON when undefined). */
   readonly requestSerde?: Serde<PaymentRequestMessage>;
@@ -36,7 +41,7 @@ export interface ChargerOptions {
   readonly logger: (line: string) => void;
 }
 
-/** A pg-requests record the charger cannot read: it wrote nothing for it and stops, uncommitted. */
+/** The charger cannot go on (an unreadable request, a failed write): it stops, uncommitted. */
 export class ChargerError extends Error {
   constructor(message: string, readonly topic: string, readonly partition: number, readonly offset: number, options?: { cause?: unknown }) {
     super(`${message} (topic ${topic}, partition ${partition}, offset ${offset})`, options);
@@ -51,53 +56,116 @@ interface Settled {
 
 export async function startCharger(options: ChargerOptions): Promise<Sidecar> {
   const { transport, client, logger } = options;
+  if (!(options.concurrency >= 1)) throw new RangeError(`concurrency must be at least 1, not ${options.concurrency}`);
   const requestSerde = options.requestSerde ?? Serdes.json<PaymentRequestMessage>();
   const resultSerde = options.resultSerde ?? Serdes.json<PaymentSuccessMessage>();
-  const key = Serdes.string();
+  const keySerde = Serdes.string();
   const shutdown = new AbortController();
+  const slots = new Semaphore(options.concurrency);
+  const positions = new Map<string, PartitionProgress>();
+  /** One call per order and kind at a time: copies of a request wait for it instead of calling again. */
+  const inFlight = new Map<string, Promise<void>>();
+  const running = new Set<Promise<void>>();
+  let failure: Error | undefined;
+  let rejectFailed!: (e: Error) => void;
+  const failed = new Promise<never>((_, reject) => { rejectFailed = reject; });
+  failed.catch(() => undefined);
+
   const producer: Producer = transport.producer();
   await producer.connect();
   const consumer: Consumer = transport.consumer({
     groupId: options.groupId,
     topics: [options.requestsTopic],
     autoOffsetReset: 'earliest',
-    // One batch is about one wave of concurrent calls: Kafka heartbeats between batches only.
     maxBatchSize: options.concurrency,
   });
 
+  function fail(e: Error): void {
+    if (failure) return;
+    failure = e;
+    logger(`charger failed: ${e.message}`);
+    shutdown.abort();
+    rejectFailed(e);
+  }
+
   async function handle(batch: RecordBatch): Promise<void> {
-    if (shutdown.signal.aborted || batch.records.length === 0) return;
-    // Copies of one request in a batch (a redelivered order request) need one call.
-    const requests = new Map<string, PaymentRequest>();
+    if (failure) throw failure;
+    const progress = progressOf(batch.topic, batch.partition);
     for (const r of batch.records) {
-      if (r.value === null) throw new ChargerError('pg-requests record without a value', r.topic, r.partition, r.offset);
-      let request: PaymentRequest;
-      try {
-        request = validateRequest(r.key?.toString('utf8') ?? null, await requestSerde.deserialize(r.topic, r.value));
-      } catch (e) {
-        throw new ChargerError(`unreadable pg-requests record: ${e instanceof Error ? e.message : String(e)}`, r.topic, r.partition, r.offset, { cause: e });
+      if (shutdown.signal.aborted) return;
+      progress.started(r.offset);
+      if (r.value === null) {
+        // A tombstone asks for nothing; the topology never writes one.
+        logger(`pg-requests record without a value skipped (partition ${r.partition}, offset ${r.offset})`);
+        progress.finished(r.offset);
+        commit(progress).catch((e: unknown) => fail(e instanceof Error ? e : new Error(String(e))));
+        continue;
       }
-      requests.set(paymentKey(request.orderId, request.kind), request);
-    }
-    const settled = await mapBounded([...requests.values()], options.concurrency, (request) => settle(client, request, shutdown.signal));
-    // Shutting down mid-batch: nothing written, nothing committed; the batch is redone on restart.
-    if (settled.some((s) => s === undefined)) return;
-    const records = [];
-    for (const s of settled as Settled[]) {
-      if (s.outcome.status === 'FAILED') logger(`payment ${s.outcome.kind} FAILED for order ${s.outcome.orderId}: ${s.reason ?? 'no reason'}`);
-      records.push({
-        topic: options.resultsTopic,
-        key: await key.serialize(options.resultsTopic, s.outcome.orderId),
-        value: await resultSerde.serialize(options.resultsTopic, s.outcome),
-        ...(s.reason !== undefined ? { headers: { [FAILURE_REASON_HEADER]: s.reason } } : {}),
+      const request = await decode(r);
+      await slots.acquire();
+      const work = charge(request, r).then(() => progress.finished(r.offset)).then(() => commit(progress));
+      const tracked: Promise<void> = work.catch((e: unknown) => {
+        // A call given up for shutdown stays open in its partition, hence uncommitted.
+        if (!(e instanceof Aborted)) fail(e instanceof Error ? e : new Error(String(e)));
+      }).finally(() => {
+        slots.release();
+        running.delete(tracked);
       });
+      running.add(tracked);
     }
-    await producer.send(records);
-    const next = batch.records[batch.records.length - 1]!.offset + 1;
-    // After a rebalance the partition may be someone else's: they redo the batch, idempotently.
-    if (consumer.assignment().some((tp) => tp.topic === batch.topic && tp.partition === batch.partition)) {
-      await consumer.commit([{ topic: batch.topic, partition: batch.partition, offset: next }]);
+  }
+
+  async function decode(r: ConsumedRecord): Promise<PaymentRequest> {
+    try {
+      return validateRequest(r.key?.toString('utf8') ?? null, await requestSerde.deserialize(r.topic, r.value!));
+    } catch (e) {
+      throw new ChargerError(`unreadable pg-requests record: ${e instanceof Error ? e.message : String(e)}`, r.topic, r.partition, r.offset, { cause: e });
     }
+  }
+
+  /** The gateway call and the outcome's write, or a wait for the same order's call in flight. */
+  async function charge(request: PaymentRequest, r: ConsumedRecord): Promise<void> {
+    const key = paymentKey(request.orderId, request.kind);
+    const pending = inFlight.get(key);
+    if (pending) return pending;
+    const work = (async () => {
+      const s = await settle(client, request, shutdown.signal);
+      // Shutting down: the outcome is unknown; nothing is written and the request is redone on restart.
+      if (s === undefined) throw new Aborted();
+      if (s.outcome.status === 'FAILED') logger(`payment ${s.outcome.kind} FAILED for order ${s.outcome.orderId}: ${s.reason ?? 'no reason'}`);
+      try {
+        await producer.send([{
+          topic: options.resultsTopic,
+          key: await keySerde.serialize(options.resultsTopic, s.outcome.orderId),
+          value: await resultSerde.serialize(options.resultsTopic, s.outcome),
+          ...(s.reason !== undefined ? { headers: { [FAILURE_REASON_HEADER]: s.reason } } : {}),
+        }]);
+      } catch (e) {
+        throw new ChargerError(`cannot write the outcome for order ${request.orderId}`, r.topic, r.partition, r.offset, { cause: e });
+      }
+    })().finally(() => inFlight.delete(key));
+    inFlight.set(key, work);
+    return work;
+  }
+
+  /** Commits are chained per partition so that positions only move forward. */
+  async function commit(progress: PartitionProgress): Promise<void> {
+    progress.chain = progress.chain.then(async () => {
+      const next = progress.committable();
+      if (next === undefined || next <= progress.committed) return;
+      // After a rebalance the partition may be someone else's: they redo its requests, idempotently.
+      if (!consumer.assignment().some((tp) => tp.topic === progress.topic && tp.partition === progress.partition)) return;
+      await consumer.commit([{ topic: progress.topic, partition: progress.partition, offset: next }]);
+      progress.committed = next;
+    });
+    return progress.chain;
+  }
+
+  function progressOf(topic: string, partition: number): PartitionProgress {
+    const k = `${topic}\u0000${partition}`;
+    let p = positions.get(k);
+    if (!p) positions.set(k, (p = new PartitionProgress(topic, partition)));
+    return p;
   }
 
   try {
@@ -115,10 +183,59 @@ export async function startCharger(options: ChargerOptions): Promise<Sidecar> {
     close: () => (closing ??= (async () => {
       shutdown.abort();
       await consumer.disconnect();
+      await Promise.allSettled([...running]);
       await producer.disconnect();
     })()),
-    stopped: () => consumer.stopped(),
+    stopped: () => Promise.race([consumer.stopped(), failed]),
   };
+}
+
+/** A call given up for shutdown: not a failure, and its request stays uncommitted. */
+class Aborted extends Error {}
+
+/**
+ * Offsets of one partition started and finished, out of order: the position to commit is the
+ * lowest offset still running, or past the highest finished one when none is.
+ */
+class PartitionProgress {
+  private readonly open = new Set<number>();
+  private highest = -1;
+  committed = -1;
+  chain: Promise<void> = Promise.resolve();
+
+  constructor(readonly topic: string, readonly partition: number) {}
+
+  started(offset: number): void {
+    this.open.add(offset);
+  }
+
+  finished(offset: number): void {
+    this.open.delete(offset);
+    if (offset > this.highest) this.highest = offset;
+  }
+
+  committable(): number | undefined {
+    if (this.highest < 0) return undefined;
+    let lowest = Infinity;
+    for (const o of this.open) if (o < lowest) lowest = o;
+    return lowest === Infinity ? this.highest + 1 : Math.min(lowest, this.highest + 1);
+  }
+}
+
+/** Counts free slots; `acquire` waits for one. */
+class Semaphore {
+  private readonly waiting: (() => void)[] = [];
+  constructor(private free: number) {}
+
+  async acquire(): Promise<void> {
+    if (this.free > 0) { this.free--; return; }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next(); else this.free++;
+  }
 }
 
 /**
@@ -145,18 +262,4 @@ export async function settle(client: PgClient, request: PaymentRequest, signal?:
     if (e instanceof PaymentError) return result('FAILED', e.message);
     throw e;
   }
-}
-
-/** `fn` over the items with at most `limit` running at once; results in item order. */
-export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return results;
 }

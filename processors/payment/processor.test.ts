@@ -8,9 +8,9 @@ import { randomUUID } from 'node:crypto';
 import { KafkaTransport, MemoryTransport, RabbitTransport, type Consumer, type Transport } from '../../transports/index.ts';
 import { endpoints } from '../../scripts/endpoints.ts';
 import { embeddedRegistry, type PaymentRequestMessage, type PaymentSuccessMessage } from '../../schemas/index.ts';
-import { chance, registryContracts, startProcessor, type Contracts, type RunningProcessor } from '../common/index.ts';
+import { chance, registryContracts, startProcessor, type Contracts, type Env, type RunningProcessor } from '../common/index.ts';
 import { FAILURE_REASON_HEADER, PG_REQUESTS, internalTopic, paymentSpec, paymentTopology, type PaymentKind } from './index.ts';
-import { startPgSimulator, type PgSimulator } from './pg-simulator.ts';
+import { startPgSimulator, type PgSimulator, type PgSimulatorConfig } from './pg-simulator.ts';
 
 const SEED = 'processor-test';
 
@@ -32,13 +32,18 @@ const TRANSPORTS: { name: string; make: () => Transport }[] = [
 
 type Teardown = { teardown(fn: () => Promise<void>): void };
 
-async function harness(t: Teardown, make: () => Transport, declineRate = 0): Promise<Harness> {
+interface HarnessOptions {
+  readonly sim?: PgSimulatorConfig;
+  readonly env?: Env;
+}
+
+async function harness(t: Teardown, make: () => Transport, options: HarnessOptions = {}): Promise<Harness> {
   // Each resource is released in reverse order of acquisition, even when a later step fails.
   const cleanups: (() => Promise<void>)[] = [];
   t.teardown(async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
   });
-  const sim = await startPgSimulator({ latencyMs: [1, 10], declineRate, seed: SEED });
+  const sim = await startPgSimulator({ latencyMs: [1, 10], seed: SEED, ...options.sim });
   cleanups.push(() => sim.close());
   const transport = make();
   const run = randomUUID().slice(0, 8);
@@ -60,6 +65,7 @@ async function harness(t: Teardown, make: () => Transport, declineRate = 0): Pro
     transport, contracts, logger: () => {},
     env: {
       APP_ID: applicationId, PG_URL: sim.url, PG_TIMEOUT_MS: '2000', PG_RETRIES: '2', COMMIT_INTERVAL_MS: '20', TOPIC_PARTITIONS: '3',
+      ...options.env,
     },
   });
   cleanups.push(() => running.close());
@@ -150,7 +156,7 @@ for (const { name, make } of TRANSPORTS) {
 
   test(`${name}: a declined order ends FAILED with the reason; others succeed`, async (t) => {
     const rate = 0.5;
-    const h = await harness(t, make, rate);
+    const h = await harness(t, make, { sim: { declineRate: rate } });
     const declined = orderWhere(true, rate);
     const accepted = orderWhere(false, rate);
     await h.send(requestTopic(h), request(declined));
@@ -184,5 +190,26 @@ for (const { name, make } of TRANSPORTS) {
     t.true(h.outcomes.every((o) => o.value.status === 'FAILED'));
     t.true(h.outcomes.some((o) => /circuit is open/.test(o.reason ?? '')), 'some failed fast');
     t.deepEqual(h.sim.stats().charges, {});
+  });
+
+  test(`${name}: a payment stuck at the gateway holds up no later order, and shutdown leaves it unreported`, async (t) => {
+    // The first gateway request hangs (its failure draw falls under timeoutRate) for as long as the
+    // client waits, which here outlasts the test; every later request answers.
+    const draws = [0, 0.05];
+    const h = await harness(t, make, {
+      sim: { latencyMs: [0, 0], timeoutRate: 0.1, random: () => draws.shift() ?? 0.9 },
+      env: { PG_TIMEOUT_MS: '600000' },
+    });
+    const stuck = randomUUID();
+    await h.send(requestTopic(h), request(stuck));
+    await until('the stuck call', () => h.sim.stats().timeouts === 1);
+    const others = Array.from({ length: 5 }, () => randomUUID());
+    for (const id of others) await h.send(requestTopic(h), request(id));
+    await until('the later orders', () => h.outcomes.length === others.length);
+    t.deepEqual(h.outcomes.map((o) => o.value.orderId).sort(), [...others].sort());
+    t.deepEqual(h.sim.stats().charges, Object.fromEntries(others.map((id) => [id, 1])));
+    // Closing now aborts the stuck call: its outcome is unknown, so nothing FAILED is written for it.
+    await h.running.close();
+    t.is(h.outcomes.length, others.length);
   });
 }
