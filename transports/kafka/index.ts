@@ -189,11 +189,21 @@ class KafkaAdminClient implements Admin {
       missing.push({ topic: spec.name, numPartitions: spec.partitions, replicationFactor: 1, configEntries });
     }
     if (missing.length === 0) return;
-    try {
-      await admin.createTopics({ topics: missing, waitForLeaders: true });
-    } catch (e) {
-      // Another client creating the same topic at the same moment is not an error.
-      if ((e as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw this.transport.wrap(e, 'cannot create topics', { topic: missing.map((m) => m.topic).join(',') });
+    // While several clients create topics at once, the leader wait may ask a broker that has not
+    // heard of a new topic yet (UNKNOWN_TOPIC_OR_PARTITION): the topic exists, so wait and re-check.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await admin.createTopics({ topics: missing, waitForLeaders: true });
+        return;
+      } catch (e) {
+        const type = (e as { type?: string }).type;
+        // Another client creating the same topic at the same moment is not an error.
+        if (type === 'TOPIC_ALREADY_EXISTS') return;
+        if (type !== 'UNKNOWN_TOPIC_OR_PARTITION' || attempt >= 10) throw this.transport.wrap(e, 'cannot create topics', { topic: missing.map((m) => m.topic).join(',') });
+        await new Promise((r) => setTimeout(r, 200 * attempt));
+        const now = new Set(await admin.listTopics());
+        if (missing.every((m) => now.has(m.topic))) return;
+      }
     }
   }
 
