@@ -4,7 +4,7 @@
  * orders and products concerned.
  */
 import type { OrderCompletedMessage, OrderStatus, OrderStatusChanged } from '../../schemas/index.ts';
-import { TERMINAL, expectedLevels, expectedOutcome, type FinalState, type Scenario } from './scenario.ts';
+import { TERMINAL, expectedLevels, expectedOutcome, type FinalState, type OutcomeCause, type Scenario } from './scenario.ts';
 
 /**
  * The moves a sane order machine may make. Looser than any one implementation (IN_TRANSIT is
@@ -154,4 +154,36 @@ export function listing(what: string, items: readonly string[], limit = 15): str
   if (items.length === 0) return `no ${what}`;
   const shown = items.slice(0, limit).map((s) => `  ${s}`).join('\n');
   return `${items.length} ${what}:\n${shown}${items.length > limit ? `\n  … and ${items.length - limit} more` : ''}`;
+}
+
+/**
+ * The reason code (the order processor's `CODE: detail` reasons) the terminal status must carry
+ * for each predicted cause. Outcomes alone cannot tell a buyer's CANCEL that worked from one that
+ * was ignored and then timed out; the reason can.
+ */
+export const REASON_OF: Readonly<Record<OutcomeCause, string | undefined>> = {
+  'out-of-stock': 'OUT_OF_STOCK',
+  cancelled: 'CANCELLED_BY_BUYER',
+  abandoned: 'PAYMENT_TIMEOUT',
+  declined: 'PAYMENT_FAILED',
+  'delivery-failed': 'DELIVERY_FAILED',
+  warehouse: undefined,
+  delivered: undefined,
+};
+
+/** Orders whose terminal status carries another reason than their predicted cause. */
+export function reasonMismatches(s: Scenario, statuses: ReadonlyMap<string, readonly OrderStatusChanged[]>): string[] {
+  const out: string[] = [];
+  for (const o of s.orders) {
+    const { status, cause } = expectedOutcome(s, o);
+    const last = statuses.get(o.placed.orderId)?.at(-1);
+    if (last?.to !== status) continue; // reported as an outcome mismatch
+    const want = REASON_OF[cause];
+    const allowed = want === undefined ? [] : [want];
+    // An out-of-stock order whose buyer also cancelled at once ends by whichever came first.
+    if (cause === 'out-of-stock' && o.behaviour === 'CANCEL') allowed.push('CANCELLED_BY_BUYER');
+    const ok = allowed.length === 0 ? true : allowed.some((code) => (last.reason ?? '').startsWith(code));
+    if (!ok) out.push(`${o.placed.orderId} (${cause}): ${status} with reason ${JSON.stringify(last.reason ?? null)}, expected ${allowed.join(' or ')}`);
+  }
+  return out;
 }

@@ -20,7 +20,7 @@ import { remoteRegistry } from '../../schemas/index.ts';
 import type { OrderStatus } from '../../schemas/index.ts';
 import { sweep, type BrokerTarget } from './brokers.ts';
 import {
-  chain, completedMismatches, gatewayMismatches, levelMismatches, listing, outcomeMismatches, sequenceProblems, stateDifferences,
+  chain, completedMismatches, reasonMismatches, gatewayMismatches, levelMismatches, listing, outcomeMismatches, sequenceProblems, stateDifferences,
 } from './checks.ts';
 import { SagaClient } from './client.ts';
 import { PROCESSORS, appIdOf, startCluster, type Cluster } from './cluster.ts';
@@ -138,6 +138,8 @@ export async function runSaga(t: ExecutionContext, target: BrokerTarget): Promis
     const mismatches = outcomeMismatches(scenario, obs.statuses);
     check(mismatches.length === 0, listing('orders ended other than predicted (orderId: expected, actual, status chain)',
       mismatches.map((m) => `${m.orderId}: expected ${m.expected}, got ${m.actual}; ${m.chain}`)));
+    const reasons = reasonMismatches(scenario, obs.statuses);
+    check(reasons.length === 0, listing('orders that ended as predicted but for another reason', reasons));
     const sequences = scenario.orders.flatMap((o) => {
       const events = obs.statuses.get(o.placed.orderId) ?? [];
       const problems = sequenceProblems(events, o.placed.fulfilment);

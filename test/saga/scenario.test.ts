@@ -6,7 +6,7 @@
 import test from 'ava';
 import type { OrderCompletedMessage, OrderStatus, OrderStatusChanged } from '../../schemas/index.ts';
 import {
-  completedMismatches, gatewayMismatches, levelMismatches, outcomeMismatches, sequenceProblems, stateDifferences,
+  REASON_OF, completedMismatches, gatewayMismatches, reasonMismatches, levelMismatches, outcomeMismatches, sequenceProblems, stateDifferences,
 } from './checks.ts';
 import { buildScenario, expectedLevels, expectedOutcome, predictedState, stockLevels, type Scenario } from './scenario.ts';
 import { stuckReport } from './saga.ts';
@@ -90,6 +90,18 @@ test('outcome, level, gateway and completed checks name the orders and products 
     }
   }
   t.deepEqual(outcomeMismatches(s, statuses), []);
+  t.true(reasonMismatches(s, statuses).length > 0, 'terminal statuses without reasons are caught');
+  for (const o of s.orders) {
+    const events = statuses.get(o.placed.orderId)!;
+    const code = REASON_OF[expectedOutcome(s, o).cause];
+    events[events.length - 1] = { ...events.at(-1)!, reason: code ? `${code}: why` : null };
+  }
+  t.deepEqual(reasonMismatches(s, statuses), []);
+  const abandoned = s.orders.find((o) => expectedOutcome(s, o).cause === 'abandoned')!.placed.orderId;
+  const abandonedEvents = statuses.get(abandoned)!;
+  statuses.set(abandoned, [...abandonedEvents.slice(0, -1), { ...abandonedEvents.at(-1)!, reason: 'CANCELLED_BY_BUYER: no' }]);
+  t.is(reasonMismatches(s, statuses).length, 1);
+  statuses.set(abandoned, abandonedEvents);
   t.deepEqual(levelMismatches(s, expectedLevels(s)), []);
   t.deepEqual(gatewayMismatches(s, { charges, refunds }), []);
   t.deepEqual(completedMismatches(s, completed), []);
