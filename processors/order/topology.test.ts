@@ -22,8 +22,8 @@ class Harness {
     this.driver = new TopologyTestDriver(orderTopology(plainContracts(), { retryBackoffMs: 1_000, maxAttempts: 3, paymentDeadlineMs: 60_000, ...options }), { wallClockStartMs: START });
   }
 
-  send<T extends TopicName>(topic: T, value: { orderId: string }): this {
-    this.driver.pipe(topic, value.orderId, value, { timestamp: this.driver.wallClockTime() });
+  send<T extends TopicName>(topic: T, value: { orderId: string }, timestamp = this.driver.wallClockTime()): this {
+    this.driver.pipe(topic, value.orderId, value, { timestamp });
     return this.pump();
   }
 
@@ -278,6 +278,27 @@ test('an order left unpaid past the deadline is cancelled and its stock released
   h.send('order-command-topic', pay(unpaid));
   t.is(h.all('payment-request-topic').length, 1, 'a PAY after the deadline is refused');
   t.regex(h.all<SagaEnvelope>('order-dead-letter-topic')[0]!.reason!, /PAY while CANCELLED/);
+});
+
+test('a processor running behind does not cut the buyer\'s time: a PAY sent before the deadline is applied, an order never paid still expires', (t) => {
+  const h = new Harness({ paymentDeadlineMs: 60_000 });
+  const payer = order();
+  const unpaid = order();
+  awaitingPayment(h, payer);
+  awaitingPayment(h, unpaid);
+  // Wall-clock time runs past the deadline while the task works through a backlog of older records.
+  for (let i = 1; i <= 140; i++) {
+    const backlog = order();
+    h.advance(500).send('order-placed', backlog, START + i * 100);
+  }
+  t.is(h.state(payer.orderId)?.status, 'PENDING_PAYMENT', 'not expired while the task is behind');
+  // The PAY the buyer sent at +59 s comes out of the backlog at +70 s of wall-clock time.
+  h.send('order-command-topic', pay(payer), START + 59_000);
+  t.like(h.all('payment-request-topic'), [{ orderId: payer.orderId }]);
+  const later = order();
+  h.send('order-placed', later, START + 62_000).advance(100);
+  t.is(h.state(unpaid.orderId)?.status, 'CANCELLED', 'expired once the task is past the deadline');
+  t.is(h.state(payer.orderId)?.status, 'PENDING_PAYMENT', 'the paid order waits for its payment');
 });
 
 test('CANCEL is honoured in CREATED and PENDING_PAYMENT; a reservation answered after it is released', (t) => {

@@ -122,6 +122,9 @@ class OrderSaga implements Processor<string, SagaEnvelope, string, SagaForward> 
   private retries!: KeyValueStore<string, SagaEnvelope>;
   private deadlines!: KeyValueStore<string, string>;
 
+  /** Wall-clock time of the last input record: a task that has had none for a while is caught up. */
+  private lastInputAt = Number.NEGATIVE_INFINITY;
+
   constructor(private readonly retryTopic: string, private readonly settings: SagaSettings) {}
 
   init(context: ProcessorContext<string, SagaForward>): void {
@@ -136,6 +139,7 @@ class OrderSaga implements Processor<string, SagaEnvelope, string, SagaForward> 
   }
 
   process(record: StreamRecord<string, SagaEnvelope>): void {
+    this.lastInputAt = this.context.currentSystemTime();
     if (this.context.recordMetadata()?.topic === this.retryTopic) {
       // Parked until due; the punctuator takes it up. The attempt in the key keeps copies apart.
       const e = record.value;
@@ -195,8 +199,16 @@ class OrderSaga implements Processor<string, SagaEnvelope, string, SagaForward> 
     }
   }
 
+  /**
+   * A deadline passes only once the task has caught up with it: its stream time (the newest input
+   * timestamp it processed) is past the deadline by DEADLINE_SLACK_MS, or it has been idle. So a
+   * PAY the buyer sent in time is applied before the order expires even when the processor runs
+   * behind (a backlog delays the deadline, it does not cut the buyer's time).
+   */
   private expireDue(now: number): void {
-    for (const { key, value: orderId } of this.deadlines.range(undefined, `${timeKey(now)}/~`)) {
+    const idle = now - this.lastInputAt >= IDLE_MS;
+    const horizon = idle ? now : Math.min(now, this.context.currentStreamTime() - DEADLINE_SLACK_MS);
+    for (const { key, value: orderId } of this.deadlines.range(undefined, `${timeKey(horizon)}/~`)) {
       this.deadlines.delete(key);
       const state = this.orders.get(orderId);
       const decision = state && expire(state, this.settings.paymentDeadlineMs, { now });
@@ -204,6 +216,11 @@ class OrderSaga implements Processor<string, SagaEnvelope, string, SagaForward> 
     }
   }
 }
+
+/** Inputs of one order reach order-processing-topic through different envelope tasks, so their order there may be off by this much. */
+const DEADLINE_SLACK_MS = 1_000;
+/** No input for this long: nothing is queued, wall-clock time is safe to go by. */
+const IDLE_MS = 1_000;
 
 /** Fixed-width decimal, so that keys sort by time. */
 function timeKey(ms: number): string {
