@@ -122,8 +122,8 @@ class OrderSaga implements Processor<string, SagaEnvelope, string, SagaForward> 
   private retries!: KeyValueStore<string, SagaEnvelope>;
   private deadlines!: KeyValueStore<string, string>;
 
-  /** Wall-clock time of the last input record: a task that has had none for a while is caught up. */
-  private lastInputAt = Number.NEGATIVE_INFINITY;
+  /** Wall-clock time of the last input record (or of start): a task that has had none for a while is caught up. */
+  private lastInputAt = 0;
 
   constructor(private readonly retryTopic: string, private readonly settings: SagaSettings) {}
 
@@ -132,6 +132,8 @@ class OrderSaga implements Processor<string, SagaEnvelope, string, SagaForward> 
     this.orders = context.getStateStore(ORDERS_STORE);
     this.retries = context.getStateStore(RETRIES_STORE);
     this.deadlines = context.getStateStore(DEADLINES_STORE);
+    // A task that has just started (after a crash, a rebalance) may not have fetched its backlog yet.
+    this.lastInputAt = context.currentSystemTime();
     context.schedule(this.settings.tickMs, 'wall-clock-time', (now) => {
       this.retryDue(now);
       this.expireDue(now);
@@ -220,7 +222,7 @@ class OrderSaga implements Processor<string, SagaEnvelope, string, SagaForward> 
 /** Inputs of one order reach order-processing-topic through different envelope tasks, so their order there may be off by this much. */
 const DEADLINE_SLACK_MS = 1_000;
 /** No input for this long: nothing is queued, wall-clock time is safe to go by. */
-const IDLE_MS = 1_000;
+const IDLE_MS = 5_000;
 
 /** Fixed-width decimal, so that keys sort by time. */
 function timeKey(ms: number): string {
