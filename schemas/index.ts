@@ -4,7 +4,7 @@
  */
 export * from './generated/index.ts';
 export {
-  TOPICS, topicNames, isTopicName, valueSubject, keyOf, recordType, topicType, schemaText, schemaFileOf,
+  TOPICS, INTERNAL_RECORDS, topicNames, isTopicName, valueSubject, keyOf, recordType, topicType, schemaText, schemaFileOf,
   type TopicName, type TopicValue, type TopicContract, type RecordName,
 } from './topics.ts';
 export {

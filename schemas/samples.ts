@@ -19,7 +19,8 @@ const SAMPLES: Samples = {
     ],
   }),
   'stock-response-topic': () => ({ orderId: randomUUID(), productId: randomUUID(), status: 'FAILED', message: 'only 1 left' }),
-  'payment-success-topic': () => ({ orderId: randomUUID(), paymentKey: `pk_${randomUUID()}`, amount: 45_900, status: 'SUCCESS', kind: 'CHARGE' }),
+  'payment-success-topic': () => ({ orderId: randomUUID(), paymentKey: `pk_${randomUUID()}`, amount: 45_900, status: 'SUCCESS' }),
+  'payment-refund-topic': () => ({ orderId: randomUUID(), paymentKey: `pk_${randomUUID()}`, amount: 45_900, status: 'FAILED', reason: 'no captured charge' }),
   'delivery-request-topic': () => ({
     orderId: randomUUID(),
     customerId: randomUUID(),

@@ -36,6 +36,7 @@ export const TOPICS = {
   'order-status-topic': { record: 'OrderStatusChanged', key: 'orderId' },
   'order-command-topic': { record: 'OrderCommand', key: 'orderId' },
   'payment-request-topic': { record: 'PaymentRequestMessage', key: 'orderId' },
+  'payment-refund-topic': { record: 'PaymentRefundMessage', key: 'orderId' },
   'users-topic': { record: 'User', key: 'id', compacted: true },
   'chat-topic': { record: 'ChatMessage', key: 'orderId' },
   'stock-levels-topic': { record: 'StockLevel', key: 'productId', compacted: true },
@@ -43,6 +44,13 @@ export const TOPICS = {
 } as const satisfies Record<string, TopicContract>;
 
 export type TopicName = keyof typeof TOPICS;
+
+/**
+ * Records no contract topic carries: a processor's own, on its internal topics (the payment
+ * charger's gateway outcomes on `<app>-pg-results`). Registered like any other, but free to change
+ * with the processor that owns them.
+ */
+export const INTERNAL_RECORDS = ['PaymentOutcome'] as const satisfies readonly RecordName[];
 
 /** The value type of a topic. */
 export type TopicValue<T extends TopicName> = Records[(typeof TOPICS)[T]['record']];

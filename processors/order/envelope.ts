@@ -12,7 +12,7 @@ import { DeserializationError } from '../../schemas/index.ts';
 import type { Contracts } from '../common/index.ts';
 
 /** Topics whose events the order processor takes in. */
-export const ORDER_INPUTS = ['order-placed', 'order-command-topic', 'stock-response-topic', 'payment-success-topic', 'delivery-start-topic'] as const;
+export const ORDER_INPUTS = ['order-placed', 'order-command-topic', 'stock-response-topic', 'payment-success-topic', 'payment-refund-topic', 'delivery-start-topic'] as const;
 export type OrderInput = (typeof ORDER_INPUTS)[number];
 
 export type OrderEvent = { [T in OrderInput]: { readonly topic: T; readonly value: TopicValue<T> } }[OrderInput];

@@ -14,7 +14,7 @@ export { ORDER_INPUTS, envelopeSerde, type OrderEvent, type SagaEnvelope } from 
 export const orderSpec: ProcessorSpec = {
   name: 'order',
   topics: [
-    'order-placed', 'order-command-topic', 'stock-response-topic', 'payment-success-topic', 'delivery-start-topic',
+    'order-placed', 'order-command-topic', 'stock-response-topic', 'payment-success-topic', 'payment-refund-topic', 'delivery-start-topic',
     'order-processing-topic', 'order-retry-topic', 'order-dead-letter-topic',
     'order-status-topic', 'order-created', 'stock-release-topic', 'payment-request-topic', 'delivery-request-topic', 'order-completed-topic',
   ],

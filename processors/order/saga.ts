@@ -9,7 +9,7 @@
  */
 import type {
   DeliveryAddress, DeliveryStartMessage, Fulfilment, OrderCommand, OrderPlaced, OrderStatus,
-  PaymentSuccessMessage, StockResponseMessage, TopicValue,
+  PaymentRefundMessage, PaymentSuccessMessage, StockResponseMessage, TopicValue,
 } from '../../schemas/index.ts';
 import { derivedId } from '../common/index.ts';
 import type { OrderEvent } from './envelope.ts';
@@ -91,6 +91,7 @@ export function decide(state: OrderState | undefined, event: OrderEvent, clock: 
     case 'order-command-topic': return command(existing(state, event.value.orderId, 'command'), event.value, clock);
     case 'stock-response-topic': return stockResponse(existing(state, event.value.orderId, 'stock response'), event.value, clock);
     case 'payment-success-topic': return paymentOutcome(known(state, event.value.orderId, 'payment outcome'), event.value, clock);
+    case 'payment-refund-topic': return refundOutcome(known(state, event.value.orderId, 'refund outcome'), event.value, clock);
     case 'delivery-start-topic': return deliveryStarted(known(state, event.value.orderId, 'delivery answer'), event.value, clock);
   }
 }
@@ -241,20 +242,19 @@ function cancellable(state: OrderState): boolean {
   return ORDER_STATUSES[state.status].canCancel && state.payment === null;
 }
 
-function paymentOutcome(state: OrderState, outcome: PaymentSuccessMessage, clock: SagaClock): Decision {
-  const kind = outcome.kind ?? 'CHARGE';
-  const step = new Step(state, clock);
-  if (kind === 'REFUND') {
-    if (state.refundOutcome !== null) {
-      if (state.refundOutcome === outcome.status) return unchanged(state);
-      throw new TransitionRejected(state.orderId, `refund ${outcome.status} after ${state.refundOutcome}`);
-    }
-    if (state.status !== 'REFUND_REQUESTED') throw new TransitionRejected(state.orderId, `refund outcome while ${state.status}`);
-    step.patch({ refundOutcome: outcome.status });
-    // A failed refund stays REFUND_REQUESTED: money is owed; the dead letter tells a person.
-    if (outcome.status === 'FAILED') throw new TransitionRejected(state.orderId, `refund of ${outcome.amount} with ${outcome.paymentKey} failed`);
-    return step.to('REFUNDED', state.reason).done();
+function refundOutcome(state: OrderState, outcome: PaymentRefundMessage, clock: SagaClock): Decision {
+  if (state.refundOutcome !== null) {
+    if (state.refundOutcome === outcome.status) return unchanged(state);
+    throw new TransitionRejected(state.orderId, `refund ${outcome.status} after ${state.refundOutcome}`);
   }
+  if (state.status !== 'REFUND_REQUESTED') throw new TransitionRejected(state.orderId, `refund outcome while ${state.status}`);
+  // A failed refund stays REFUND_REQUESTED: money is owed; the dead letter tells a person.
+  if (outcome.status === 'FAILED') throw new TransitionRejected(state.orderId, `refund of ${outcome.amount} with ${outcome.paymentKey} failed: ${outcome.reason ?? 'no reason given'}`);
+  return new Step(state, clock).patch({ refundOutcome: outcome.status }).to('REFUNDED', state.reason).done();
+}
+
+function paymentOutcome(state: OrderState, outcome: PaymentSuccessMessage, clock: SagaClock): Decision {
+  const step = new Step(state, clock);
   if (state.paymentOutcome !== null) {
     if (state.paymentOutcome === outcome.status) return unchanged(state);
     throw new TransitionRejected(state.orderId, `payment ${outcome.status} after ${state.paymentOutcome}`);

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { TopologyTestDriver, type KeyValueStore } from '../engine/index.ts';
 import { plainContracts } from '../common/index.ts';
 import type {
-  DeliveryStartMessage, OrderCommand, OrderPlaced, OrderStatus, OrderStatusChanged, PaymentSuccessMessage, StockResponseMessage, TopicName,
+  DeliveryStartMessage, OrderCommand, OrderPlaced, OrderStatus, OrderStatusChanged, PaymentRefundMessage, PaymentSuccessMessage, StockResponseMessage, TopicName,
 } from '../../schemas/index.ts';
 import { sampleValue } from '../../schemas/index.ts';
 import { orderTopology, ORDERS_STORE, type OrderTopologyOptions } from './topology.ts';
@@ -96,8 +96,10 @@ const pay = (o: OrderPlaced, overrides: Partial<OrderCommand> = {}): OrderComman
   ({ commandId: randomUUID(), orderId: o.orderId, customerId: o.customerId, type: 'PAY', paymentKey: `pk-${o.orderId}`, amount: TOTAL, reason: null, issuedAt: START, ...overrides });
 const cancelCommand = (o: OrderPlaced): OrderCommand =>
   ({ commandId: randomUUID(), orderId: o.orderId, customerId: o.customerId, type: 'CANCEL', paymentKey: null, amount: null, reason: 'changed my mind', issuedAt: START });
-const paid = (o: OrderPlaced, status: 'SUCCESS' | 'FAILED', kind: 'CHARGE' | 'REFUND' = 'CHARGE'): PaymentSuccessMessage =>
-  ({ orderId: o.orderId, paymentKey: `pk-${o.orderId}`, amount: TOTAL, status, kind });
+const paid = (o: OrderPlaced, status: 'SUCCESS' | 'FAILED'): PaymentSuccessMessage =>
+  ({ orderId: o.orderId, paymentKey: `pk-${o.orderId}`, amount: TOTAL, status });
+const refunded = (o: OrderPlaced, status: 'SUCCESS' | 'FAILED'): PaymentRefundMessage =>
+  ({ orderId: o.orderId, paymentKey: `pk-${o.orderId}`, amount: TOTAL, status, reason: status === 'FAILED' ? 'gateway unavailable' : null });
 const delivery = (o: OrderPlaced, status: 'STARTED' | 'FAILED'): DeliveryStartMessage =>
   ({ orderId: o.orderId, deliveryId: `d-${o.orderId}`, status });
 
@@ -165,9 +167,18 @@ test('delivery FAILED takes the refund path: REFUND_REQUESTED, stock returned, a
   t.is(h.state(o.orderId)?.status, 'REFUND_REQUESTED');
   t.is(h.all('stock-release-topic').length, 2);
   t.like(h.all<{ kind: string }>('payment-request-topic').map((r) => r.kind), ['CHARGE', 'REFUND']);
-  h.send('payment-success-topic', paid(o, 'SUCCESS', 'REFUND'));
+  h.send('payment-refund-topic', refunded(o, 'SUCCESS'));
   t.deepEqual(h.statuses(o.orderId), [null, 'CREATED', 'PENDING_PAYMENT', 'PAYMENT_COMPLETED', 'PREPARING', 'REFUND_REQUESTED', 'REFUNDED']);
   t.deepEqual(h.all('order-completed-topic'), []);
+});
+
+test('a failed refund leaves the order REFUND_REQUESTED and is dead-lettered for a person to settle', (t) => {
+  const h = new Harness();
+  const o = order();
+  awaitingPayment(h, o).send('order-command-topic', pay(o)).send('payment-success-topic', paid(o, 'SUCCESS')).send('delivery-start-topic', delivery(o, 'FAILED'));
+  h.send('payment-refund-topic', refunded(o, 'FAILED'));
+  t.is(h.state(o.orderId)?.status, 'REFUND_REQUESTED');
+  t.regex(h.all<SagaEnvelope>('order-dead-letter-topic')[0]!.reason!, /refund of 8000 with pk-.* failed: gateway unavailable/);
 });
 
 test('every event delivered twice has the effects of delivering it once', (t) => {
@@ -178,7 +189,7 @@ test('every event delivered twice has the effects of delivering it once', (t) =>
   const events: [TopicName, { orderId: string }][] = [
     ['order-placed', o], ['stock-response-topic', stock(o, productA, 'SUCCESS')], ['stock-response-topic', stock(o, productB, 'SUCCESS')],
     ['order-command-topic', command], ['payment-success-topic', paid(o, 'SUCCESS')], ['delivery-start-topic', delivery(o, 'FAILED')],
-    ['payment-success-topic', paid(o, 'SUCCESS', 'REFUND')],
+    ['payment-refund-topic', refunded(o, 'SUCCESS')],
   ];
   for (const [topic, value] of events) {
     once.send(topic, value);

@@ -21,7 +21,7 @@
  */
 import type { ConsumedRecord, Consumer, Producer, RecordBatch, Transport } from '../../transports/index.ts';
 import { Serdes, type Serde } from '../engine/index.ts';
-import type { PaymentRequestMessage, PaymentSuccessMessage } from '../../schemas/index.ts';
+import type { PaymentOutcome, PaymentRequestMessage } from '../../schemas/index.ts';
 import type { Sidecar } from '../common/index.ts';
 import { PaymentError, PgAbortedError } from './errors.ts';
 import type { PgClient } from './pg-client.ts';
@@ -37,7 +37,7 @@ export interface ChargerOptions {
   readonly concurrency: number;
   /** The internal topics' value serdes, as the topology uses them (JSON when undefined). */
   readonly requestSerde?: Serde<PaymentRequestMessage>;
-  readonly resultSerde?: Serde<PaymentSuccessMessage>;
+  readonly resultSerde?: Serde<PaymentOutcome>;
   readonly logger: (line: string) => void;
 }
 
@@ -50,7 +50,7 @@ export class ChargerError extends Error {
 }
 
 interface Settled {
-  readonly outcome: PaymentSuccessMessage;
+  readonly outcome: PaymentOutcome;
   readonly reason?: string;
 }
 
@@ -58,7 +58,7 @@ export async function startCharger(options: ChargerOptions): Promise<Sidecar> {
   const { transport, client, logger } = options;
   if (!(options.concurrency >= 1)) throw new RangeError(`concurrency must be at least 1, not ${options.concurrency}`);
   const requestSerde = options.requestSerde ?? Serdes.json<PaymentRequestMessage>();
-  const resultSerde = options.resultSerde ?? Serdes.json<PaymentSuccessMessage>();
+  const resultSerde = options.resultSerde ?? Serdes.json<PaymentOutcome>();
   const keySerde = Serdes.string();
   const shutdown = new AbortController();
   const slots = new Semaphore(options.concurrency);

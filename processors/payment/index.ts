@@ -21,7 +21,7 @@ export * from './errors.ts';
 
 export const paymentSpec: ProcessorSpec = {
   name: 'payment',
-  topics: ['payment-request-topic', 'payment-success-topic'],
+  topics: ['payment-request-topic', 'payment-success-topic', 'payment-refund-topic'],
   topology: (contracts) => paymentTopology(contracts),
   sidecar: paymentSidecar,
 };

@@ -7,7 +7,7 @@ import avaTest from 'ava';
 import { randomUUID } from 'node:crypto';
 import { KafkaTransport, MemoryTransport, RabbitTransport, type Consumer, type Transport } from '../../transports/index.ts';
 import { endpoints } from '../../scripts/endpoints.ts';
-import { embeddedRegistry, type PaymentRequestMessage, type PaymentSuccessMessage } from '../../schemas/index.ts';
+import { embeddedRegistry, type PaymentRefundMessage, type PaymentRequestMessage, type PaymentSuccessMessage } from '../../schemas/index.ts';
 import { chance, registryContracts, startProcessor, type Contracts, type Env, type RunningProcessor } from '../common/index.ts';
 import { FAILURE_REASON_HEADER, PG_REQUESTS, internalTopic, paymentSpec, paymentTopology, type PaymentKind } from './index.ts';
 import { startPgSimulator, type PgSimulator, type PgSimulatorConfig } from './pg-simulator.ts';
@@ -19,8 +19,8 @@ interface Harness {
   readonly transport: Transport;
   readonly contracts: Contracts;
   readonly running: RunningProcessor;
-  /** Outcomes on payment-success-topic, in arrival order, with their failure reason header. */
-  readonly outcomes: { value: PaymentSuccessMessage; reason: string | undefined }[];
+  /** Outcomes on payment-success-topic (CHARGE) and payment-refund-topic (REFUND), in arrival order, with their failure reason header. */
+  readonly outcomes: { kind: PaymentKind; value: PaymentSuccessMessage | PaymentRefundMessage; reason: string | undefined }[];
   send(topic: string, request: PaymentRequestMessage): Promise<void>;
 }
 
@@ -74,12 +74,16 @@ async function harness(t: Teardown, make: () => Transport, options: HarnessOptio
   cleanups.push(() => producer.disconnect());
   const outcomes: Harness['outcomes'] = [];
   const success = contracts.consumed('payment-success-topic');
-  const reader: Consumer = transport.consumer({ groupId: readerGroup, topics: [contracts.topic('payment-success-topic')] });
+  const refunds = contracts.consumed('payment-refund-topic');
+  const refundTopic = contracts.topic('payment-refund-topic');
+  const reader: Consumer = transport.consumer({ groupId: readerGroup, topics: [contracts.topic('payment-success-topic'), refundTopic] });
   await reader.connect();
   cleanups.push(() => reader.disconnect());
   await reader.run(async (batch) => {
     for (const r of batch.records) {
-      outcomes.push({ value: await success.valueSerde!.deserialize(r.topic, r.value!), reason: r.headers[FAILURE_REASON_HEADER]?.toString() });
+      const reason = r.headers[FAILURE_REASON_HEADER]?.toString();
+      if (r.topic === refundTopic) outcomes.push({ kind: 'REFUND', value: await refunds.valueSerde!.deserialize(r.topic, r.value!), reason });
+      else outcomes.push({ kind: 'CHARGE', value: await success.valueSerde!.deserialize(r.topic, r.value!), reason });
     }
   });
   const requestSerde = contracts.produced('payment-request-topic').valueSerde!;
@@ -122,7 +126,7 @@ for (const { name, make } of TRANSPORTS) {
     const id = randomUUID();
     await h.send(requestTopic(h), request(id));
     await until('an outcome', () => h.outcomes.length === 1);
-    t.like(h.outcomes[0]!.value, { orderId: id, status: 'SUCCESS', kind: 'CHARGE', amount: 2500 });
+    t.like(h.outcomes[0], { kind: 'CHARGE', value: { orderId: id, status: 'SUCCESS', amount: 2500 } });
     t.deepEqual(h.sim.stats().charges, { [id]: 1 });
   });
 
@@ -177,7 +181,7 @@ for (const { name, make } of TRANSPORTS) {
     await h.send(requestTopic(h), request(id, 'REFUND'));
     await h.send(requestTopic(h), request(id, 'REFUND'));
     await until('the refund', () => h.outcomes.length === 2);
-    t.like(h.outcomes[1]!.value, { orderId: id, status: 'SUCCESS', kind: 'REFUND' });
+    t.like(h.outcomes[1], { kind: 'REFUND', value: { orderId: id, status: 'SUCCESS' } });
     t.deepEqual(h.sim.stats().refunds, { [id]: 1 });
   });
 

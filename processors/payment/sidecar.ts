@@ -35,7 +35,7 @@ export async function paymentSidecar(context: SidecarContext): Promise<Sidecar> 
     groupId: `${applicationId}-charger`,
     concurrency,
     requestSerde: contracts.record('PaymentRequestMessage'),
-    resultSerde: contracts.record('PaymentSuccessMessage'),
+    resultSerde: contracts.record('PaymentOutcome'),
     logger: context.logger,
   });
 }

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { DeadLetterHeaders, TopologyTestDriver, type KeyValueStore } from '../engine/index.ts';
-import type { PaymentRequestMessage, PaymentSuccessMessage } from '../../schemas/index.ts';
+import type { PaymentOutcome, PaymentRefundMessage, PaymentRequestMessage, PaymentSuccessMessage } from '../../schemas/index.ts';
 import { plainContracts } from '../common/index.ts';
 import {
   FAILURE_REASON_HEADER, PAYMENTS_STORE, internalTopic, PG_REQUESTS, PG_RESULTS, paymentTopology, type PaymentEntry, type PaymentKind,
@@ -10,6 +10,7 @@ const ORDER = '5f0c3c1e-8d55-4d0a-9a53-0c1f6b1c2a01';
 const OTHER = '5f0c3c1e-8d55-4d0a-9a53-0c1f6b1c2a02';
 const REQUESTS = 'payment-request-topic';
 const SUCCESS = 'payment-success-topic';
+const REFUNDS = 'payment-refund-topic';
 const APP = 'payment-test';
 /** The driver reads an internal topic under its physical name; outputs come back under the declared one. */
 const RESULTS = internalTopic(APP, PG_RESULTS);
@@ -21,8 +22,17 @@ function request(orderId: string, kind: PaymentKind = 'CHARGE', over: Partial<Pa
   };
 }
 
-function outcome(orderId: string, status: 'SUCCESS' | 'FAILED', kind: PaymentKind = 'CHARGE'): PaymentSuccessMessage {
+function outcome(orderId: string, status: 'SUCCESS' | 'FAILED', kind: PaymentKind = 'CHARGE'): PaymentOutcome {
   return { orderId, paymentKey: `pk-${orderId}`, amount: 4200, status, kind };
+}
+
+/** What payment-success-topic carries: the contract's four fields. */
+function charged(orderId: string, status: 'SUCCESS' | 'FAILED'): PaymentSuccessMessage {
+  return { orderId, paymentKey: `pk-${orderId}`, amount: 4200, status };
+}
+
+function refunded(orderId: string, status: 'SUCCESS' | 'FAILED', reason: string | null = null): PaymentRefundMessage {
+  return { orderId, paymentKey: `pk-${orderId}`, amount: 4200, status, reason };
 }
 
 function driver(): TopologyTestDriver {
@@ -59,10 +69,10 @@ test('the outcome is stored and emitted keyed by orderId; a duplicate request af
   const d = driver();
   d.pipe(REQUESTS, ORDER, request(ORDER));
   d.pipe(RESULTS, ORDER, outcome(ORDER, 'SUCCESS'));
-  t.deepEqual(d.readKeyValues(SUCCESS), [[ORDER, outcome(ORDER, 'SUCCESS')]]);
+  t.deepEqual(d.readKeyValues(SUCCESS), [[ORDER, charged(ORDER, 'SUCCESS')]]);
   t.like(d.getStore<KeyValueStore<string, PaymentEntry>>(PAYMENTS_STORE).get(`${ORDER}/CHARGE`), { state: 'DONE', outcome: { status: 'SUCCESS' } });
   d.pipe(REQUESTS, ORDER, request(ORDER));
-  t.deepEqual(d.readKeyValues(SUCCESS), [[ORDER, outcome(ORDER, 'SUCCESS')]], 're-emitted');
+  t.deepEqual(d.readKeyValues(SUCCESS), [[ORDER, charged(ORDER, 'SUCCESS')]], 're-emitted');
   t.deepEqual(d.readKeyValues(PG_REQUESTS), [[ORDER, request(ORDER)]], 'the charger was asked once');
   d.close();
 });
@@ -93,7 +103,8 @@ test('a refund flows separately from the charge of the same order', (t) => {
   d.pipe(REQUESTS, ORDER, request(ORDER, 'REFUND'));
   t.deepEqual(d.readKeyValues(PG_REQUESTS), [], 'the refund is PENDING: dropped');
   d.pipe(RESULTS, ORDER, outcome(ORDER, 'SUCCESS', 'REFUND'));
-  t.deepEqual(d.readKeyValues(SUCCESS), [[ORDER, outcome(ORDER, 'SUCCESS')], [ORDER, outcome(ORDER, 'SUCCESS', 'REFUND')]]);
+  t.deepEqual(d.readKeyValues(SUCCESS), [[ORDER, charged(ORDER, 'SUCCESS')]], 'the charge on payment-success-topic');
+  t.deepEqual(d.readKeyValues(REFUNDS), [[ORDER, refunded(ORDER, 'SUCCESS')]], 'the refund on payment-refund-topic');
   const store = d.getStore<KeyValueStore<string, PaymentEntry>>(PAYMENTS_STORE);
   t.like(store.get(`${ORDER}/CHARGE`), { state: 'DONE' });
   t.like(store.get(`${ORDER}/REFUND`), { state: 'DONE', outcome: { kind: 'REFUND' } });
@@ -105,7 +116,7 @@ test('orders do not interfere', (t) => {
   d.pipe(REQUESTS, ORDER, request(ORDER));
   d.pipe(REQUESTS, OTHER, request(OTHER));
   d.pipe(RESULTS, OTHER, outcome(OTHER, 'FAILED'));
-  t.deepEqual(d.readKeyValues(SUCCESS), [[OTHER, outcome(OTHER, 'FAILED')]]);
+  t.deepEqual(d.readKeyValues(SUCCESS), [[OTHER, charged(OTHER, 'FAILED')]]);
   t.is(d.readKeyValues(PG_REQUESTS).length, 2);
   d.close();
 });
@@ -138,4 +149,13 @@ test('internal topics are the application\'s, co-partitioned with the requests',
   t.deepEqual([...topology.internalTopics.keys()].sort(), [PG_REQUESTS, PG_RESULTS, `${PAYMENTS_STORE}-changelog`].sort());
   t.deepEqual(topology.copartitionGroups, [[REQUESTS, PG_RESULTS]]);
   t.is(topology.subtopologies().length, 1, 'requests and outcomes share the store, hence the task');
+});
+
+test('a failed refund reaches payment-refund-topic with the reason', (t) => {
+  const d = driver();
+  d.pipe(REQUESTS, ORDER, request(ORDER, 'REFUND'));
+  d.pipe(RESULTS, ORDER, outcome(ORDER, 'FAILED', 'REFUND'), { headers: { [FAILURE_REASON_HEADER]: Buffer.from('no captured charge') } });
+  t.deepEqual(d.readKeyValues(REFUNDS), [[ORDER, refunded(ORDER, 'FAILED', 'no captured charge')]]);
+  t.deepEqual(d.readKeyValues(SUCCESS), []);
+  d.close();
 });

@@ -1,12 +1,12 @@
 /**
  * Payment's topology: makes payment requests idempotent and turns the charger's gateway outcomes
- * into `payment-success-topic` events. Processing is synchronous, so the HTTP call to the gateway
+ * into `payment-success-topic` events (charges) and `payment-refund-topic` events (refunds). Processing is synchronous, so the HTTP call to the gateway
  * happens outside, in the charger sidecar, connected by two internal topics:
  *
  *   payment-request-topic ─► requests ─┬─► <appId>-pg-requests ─► charger (HTTP) ─┐
  *                                      └─► payment-success-topic (stored outcome)  │
  *   <appId>-pg-results ◄───────────────────────────────────────────────────────────┘
- *        └─► outcomes ─► payment-success-topic
+ *        └─► outcomes ─► payment-success-topic (CHARGE) | payment-refund-topic (REFUND)
  *
  * Store `payments`, keyed `<orderId>/<kind>`: PENDING once a request is forwarded, then the
  * outcome. A duplicate request while PENDING is dropped (the charger has it); a duplicate after
@@ -20,9 +20,9 @@
  * holds the request's PENDING entry.
  */
 import {
-  Serdes, Topology, keyValueStore, type Headers, type KeyValueStore, type Processor, type ProcessorContext, type StreamRecord,
+  Serdes, Topology, keyValueStore, type Headers, type KeyValueStore, type Processor, type ProcessorContext,
 } from '../engine/index.ts';
-import type { PaymentRequestMessage, PaymentSuccessMessage } from '../../schemas/index.ts';
+import type { PaymentOutcome, PaymentRefundMessage, PaymentRequestMessage, PaymentSuccessMessage } from '../../schemas/index.ts';
 import type { Contracts } from '../common/index.ts';
 import { PaymentValidationError } from './errors.ts';
 
@@ -33,7 +33,7 @@ export type PaymentRequest = PaymentRequestMessage & { readonly kind: PaymentKin
 
 export type PaymentEntry =
   | { readonly state: 'PENDING'; readonly eventId: string; readonly amount: number; readonly requestedAt: number }
-  | { readonly state: 'DONE'; readonly outcome: PaymentSuccessMessage; readonly reason?: string };
+  | { readonly state: 'DONE'; readonly outcome: PaymentOutcome; readonly reason?: string };
 
 export const PAYMENTS_STORE = 'payments';
 /** Internal topic names as the topology declares them; the engine prefixes `<appId>-`. */
@@ -57,6 +57,7 @@ const REQUESTS = 'requests';
 const OUTCOMES = 'outcomes';
 const SINK_PG = 'pg-requests-sink';
 const SINK_SUCCESS = 'payment-success-sink';
+const SINK_REFUND = 'payment-refund-sink';
 
 export function paymentTopology(contracts: Contracts): Topology {
   const requestTopic = contracts.topic('payment-request-topic');
@@ -65,17 +66,20 @@ export function paymentTopology(contracts: Contracts): Topology {
   t.addInternalTopic({ name: PG_RESULTS, purpose: 'repartition' });
   t.copartition([requestTopic, PG_RESULTS]);
   t.addSource(SOURCE_REQUESTS, requestTopic, contracts.consumed('payment-request-topic'));
-  t.addSource(SOURCE_RESULTS, PG_RESULTS, { keySerde: Serdes.string(), valueSerde: contracts.record('PaymentSuccessMessage') });
+  t.addSource(SOURCE_RESULTS, PG_RESULTS, { keySerde: Serdes.string(), valueSerde: contracts.record('PaymentOutcome') });
   t.addProcessor(REQUESTS, requestProcessor, SOURCE_REQUESTS);
   t.addProcessor(OUTCOMES, outcomeProcessor, SOURCE_RESULTS);
   t.addStateStore(keyValueStore<string, PaymentEntry>(PAYMENTS_STORE, { keyCodec: Serdes.string(), valueCodec: Serdes.json() }), REQUESTS, OUTCOMES);
   t.addSink(SINK_PG, PG_REQUESTS, { keySerde: Serdes.string(), valueSerde: contracts.record('PaymentRequestMessage') }, REQUESTS);
   t.addSink(SINK_SUCCESS, contracts.topic('payment-success-topic'), contracts.produced('payment-success-topic'), REQUESTS, OUTCOMES);
+  t.addSink(SINK_REFUND, contracts.topic('payment-refund-topic'), contracts.produced('payment-refund-topic'), REQUESTS, OUTCOMES);
   return t;
 }
 
-function requestProcessor(): Processor<string | null, PaymentRequestMessage | null, string, PaymentRequestMessage | PaymentSuccessMessage> {
-  let ctx: ProcessorContext<string, PaymentRequestMessage | PaymentSuccessMessage>;
+type Answer = PaymentSuccessMessage | PaymentRefundMessage;
+
+function requestProcessor(): Processor<string | null, PaymentRequestMessage | null, string, PaymentRequestMessage | Answer> {
+  let ctx: ProcessorContext<string, PaymentRequestMessage | Answer>;
   let store: KeyValueStore<string, PaymentEntry>;
   return {
     init(c) {
@@ -90,15 +94,15 @@ function requestProcessor(): Processor<string | null, PaymentRequestMessage | nu
         store.put(key, { state: 'PENDING', eventId: request.eventId, amount: request.amount, requestedAt: request.requestedAt });
         ctx.forward({ key: request.orderId, value: request, timestamp: r.timestamp, headers: {} }, SINK_PG);
       } else if (entry.state === 'DONE') {
-        ctx.forward(outcomeRecord(entry, r.timestamp), SINK_SUCCESS);
+        forwardOutcome(ctx, entry, r.timestamp);
       }
       // PENDING: the charger has this request already; its outcome will come through pg-results.
     },
   };
 }
 
-function outcomeProcessor(): Processor<string | null, PaymentSuccessMessage | null, string, PaymentSuccessMessage> {
-  let ctx: ProcessorContext<string, PaymentSuccessMessage>;
+function outcomeProcessor(): Processor<string | null, PaymentOutcome | null, string, Answer> {
+  let ctx: ProcessorContext<string, Answer>;
   let store: KeyValueStore<string, PaymentEntry>;
   return {
     init(c) {
@@ -107,19 +111,25 @@ function outcomeProcessor(): Processor<string | null, PaymentSuccessMessage | nu
     },
     process(r) {
       const outcome = validateOutcome(r.value);
-      const key = paymentKey(outcome.orderId, outcome.kind ?? 'CHARGE');
+      const key = paymentKey(outcome.orderId, outcome.kind);
       if (store.get(key)?.state === 'DONE') return;
       const reason = r.headers[FAILURE_REASON_HEADER]?.toString('utf8');
       const entry: PaymentEntry = { state: 'DONE', outcome, ...(reason !== undefined ? { reason } : {}) };
       store.put(key, entry);
-      ctx.forward(outcomeRecord(entry, r.timestamp), SINK_SUCCESS);
+      forwardOutcome(ctx, entry, r.timestamp);
     },
   };
 }
 
-function outcomeRecord(entry: PaymentEntry & { state: 'DONE' }, timestamp: number): StreamRecord<string, PaymentSuccessMessage> {
+/** A charge's outcome goes to payment-success-topic (the contract's fields only), a refund's to payment-refund-topic. */
+function forwardOutcome(ctx: ProcessorContext<string, Answer>, entry: PaymentEntry & { state: 'DONE' }, timestamp: number): void {
+  const { orderId, paymentKey, amount, status, kind } = entry.outcome;
   const headers: Headers = entry.reason === undefined ? {} : { [FAILURE_REASON_HEADER]: Buffer.from(entry.reason, 'utf8') };
-  return { key: entry.outcome.orderId, value: entry.outcome, timestamp, headers };
+  if (kind === 'REFUND') {
+    ctx.forward({ key: orderId, value: { orderId, paymentKey, amount, status, reason: entry.reason ?? null }, timestamp, headers }, SINK_REFUND);
+  } else {
+    ctx.forward({ key: orderId, value: { orderId, paymentKey, amount, status }, timestamp, headers }, SINK_SUCCESS);
+  }
 }
 
 /**
@@ -139,9 +149,10 @@ export function validateRequest(key: string | null, value: PaymentRequestMessage
   return { ...value, kind };
 }
 
-function validateOutcome(value: PaymentSuccessMessage | null): PaymentSuccessMessage {
+function validateOutcome(value: PaymentOutcome | null): PaymentOutcome {
   if (value === null || value === undefined) throw new PaymentValidationError('outcome', 'is missing (tombstone)', undefined);
   if (typeof value.orderId !== 'string' || value.orderId === '') throw new PaymentValidationError('outcome orderId', 'must be a non-empty string', undefined);
   if (value.status !== 'SUCCESS' && value.status !== 'FAILED') throw new PaymentValidationError('outcome status', `must be SUCCESS or FAILED, not ${JSON.stringify(value.status)}`, value.orderId);
+  if (value.kind !== 'CHARGE' && value.kind !== 'REFUND') throw new PaymentValidationError('outcome kind', `must be CHARGE or REFUND, not ${JSON.stringify(value.kind)}`, value.orderId);
   return value;
 }

@@ -10,13 +10,7 @@ export namespace ComOrderstreamPayment {
      * Outcome of a payment.
      */
     export type PaymentStatus = "SUCCESS" | "FAILED";
-    export const PaymentKindSchema = "{\"type\":\"enum\",\"name\":\"PaymentKind\",\"doc\":\"What a payment outcome is for.\",\"symbols\":[\"CHARGE\",\"REFUND\"]}";
-    export const PaymentKindName = "com.orderstream.payment.PaymentKind";
-    /**
-     * What a payment outcome is for.
-     */
-    export type PaymentKind = "CHARGE" | "REFUND";
-    export const PaymentSuccessMessageSchema = "{\"type\":\"record\",\"name\":\"PaymentSuccessMessage\",\"namespace\":\"com.orderstream.payment\",\"doc\":\"Payment's outcome for an order; failures go to the same topic with status FAILED. Topic payment-success-topic, key orderId.\",\"fields\":[{\"name\":\"orderId\",\"type\":{\"type\":\"string\",\"logicalType\":\"uuid\"},\"doc\":\"The order that was paid (or not).\"},{\"name\":\"paymentKey\",\"type\":\"string\",\"doc\":\"The payment gateway's key of this payment.\"},{\"name\":\"amount\",\"type\":\"int\",\"doc\":\"Amount charged, in minor currency units.\"},{\"name\":\"status\",\"doc\":\"SUCCESS: charged; FAILED: declined, timed out or otherwise not charged.\",\"type\":{\"type\":\"enum\",\"name\":\"PaymentStatus\",\"doc\":\"Outcome of a payment.\",\"symbols\":[\"SUCCESS\",\"FAILED\"]}},{\"name\":\"kind\",\"type\":{\"type\":\"enum\",\"name\":\"PaymentKind\",\"doc\":\"What a payment outcome is for.\",\"symbols\":[\"CHARGE\",\"REFUND\"]},\"default\":\"CHARGE\",\"doc\":\"CHARGE: the outcome of a charge; REFUND: the outcome of a refund. Added after v1; records without it read as CHARGE.\"}]}";
+    export const PaymentSuccessMessageSchema = "{\"type\":\"record\",\"name\":\"PaymentSuccessMessage\",\"namespace\":\"com.orderstream.payment\",\"doc\":\"Payment's outcome for an order; failures go to the same topic with status FAILED. Topic payment-success-topic, key orderId.\",\"fields\":[{\"name\":\"orderId\",\"type\":{\"type\":\"string\",\"logicalType\":\"uuid\"},\"doc\":\"The order that was paid (or not).\"},{\"name\":\"paymentKey\",\"type\":\"string\",\"doc\":\"The payment gateway's key of this payment.\"},{\"name\":\"amount\",\"type\":\"int\",\"doc\":\"Amount charged, in minor currency units.\"},{\"name\":\"status\",\"doc\":\"SUCCESS: charged; FAILED: declined, timed out or otherwise not charged.\",\"type\":{\"type\":\"enum\",\"name\":\"PaymentStatus\",\"doc\":\"Outcome of a payment.\",\"symbols\":[\"SUCCESS\",\"FAILED\"]}}]}";
     export const PaymentSuccessMessageName = "com.orderstream.payment.PaymentSuccessMessage";
     /**
      * Payment's outcome for an order; failures go to the same topic with status FAILED. Topic payment-success-topic, key orderId.
@@ -38,11 +32,5 @@ export namespace ComOrderstreamPayment {
          * SUCCESS: charged; FAILED: declined, timed out or otherwise not charged.
          */
         status: ComOrderstreamPayment.PaymentStatus;
-        /**
-         * CHARGE: the outcome of a charge; REFUND: the outcome of a refund. Added after v1; records without it read as CHARGE.
-         *
-         * Default: "CHARGE"
-         */
-        kind?: ComOrderstreamPayment.PaymentKind;
     }
 }

@@ -7,6 +7,8 @@ import type { OrderCommand } from './OrderCommand.ts';
 import type { OrderCompletedMessage } from './OrderCompletedMessage.ts';
 import type { OrderPlaced } from './OrderPlaced.ts';
 import type { OrderStatusChanged } from './OrderStatusChanged.ts';
+import type { PaymentOutcome } from './PaymentOutcome.ts';
+import type { PaymentRefundMessage } from './PaymentRefundMessage.ts';
 import type { PaymentRequestMessage } from './PaymentRequestMessage.ts';
 import type { PaymentSuccessMessage } from './PaymentSuccessMessage.ts';
 import type { RetryEnvelope } from './RetryEnvelope.ts';
@@ -23,6 +25,8 @@ export type { OrderCommand } from './OrderCommand.ts';
 export type { OrderCompletedMessage } from './OrderCompletedMessage.ts';
 export type { OrderPlaced } from './OrderPlaced.ts';
 export type { OrderStatusChanged } from './OrderStatusChanged.ts';
+export type { PaymentOutcome } from './PaymentOutcome.ts';
+export type { PaymentRefundMessage } from './PaymentRefundMessage.ts';
 export type { PaymentRequestMessage } from './PaymentRequestMessage.ts';
 export type { PaymentSuccessMessage } from './PaymentSuccessMessage.ts';
 export type { RetryEnvelope } from './RetryEnvelope.ts';
@@ -45,11 +49,13 @@ export type OrderLine = import('./OrderPlaced.ts').ComOrderstreamOrder.OrderLine
 /** com.orderstream.order.OrderStatus */
 export type OrderStatus = import('./OrderStatusChanged.ts').ComOrderstreamOrder.OrderStatus;
 /** com.orderstream.payment.PaymentKind */
-export type PaymentKind = import('./PaymentRequestMessage.ts').ComOrderstreamPayment.PaymentKind;
+export type PaymentKind = import('./PaymentOutcome.ts').ComOrderstreamPayment.PaymentKind;
 /** com.orderstream.payment.PaymentStatus */
-export type PaymentStatus = import('./PaymentSuccessMessage.ts').ComOrderstreamPayment.PaymentStatus;
+export type PaymentStatus = import('./PaymentOutcome.ts').ComOrderstreamPayment.PaymentStatus;
 /** com.orderstream.stock.ProductQuantity */
 export type ProductQuantity = import('./StockDecreaseRequestMessage.ts').ComOrderstreamStock.ProductQuantity;
+/** com.orderstream.payment.RefundStatus */
+export type RefundStatus = import('./PaymentRefundMessage.ts').ComOrderstreamPayment.RefundStatus;
 /** com.orderstream.stock.StockResponseStatus */
 export type StockResponseStatus = import('./StockResponseMessage.ts').ComOrderstreamStock.StockResponseStatus;
 /** com.orderstream.user.UserRole */
@@ -67,6 +73,8 @@ export const OrderStatusSymbols: readonly OrderStatus[] = ["CREATED","PENDING_PA
 export const PaymentKindSymbols: readonly PaymentKind[] = ["CHARGE","REFUND"];
 /** The symbols of com.orderstream.payment.PaymentStatus, in schema order. */
 export const PaymentStatusSymbols: readonly PaymentStatus[] = ["SUCCESS","FAILED"];
+/** The symbols of com.orderstream.payment.RefundStatus, in schema order. */
+export const RefundStatusSymbols: readonly RefundStatus[] = ["SUCCESS","FAILED"];
 /** The symbols of com.orderstream.stock.StockResponseStatus, in schema order. */
 export const StockResponseStatusSymbols: readonly StockResponseStatus[] = ["SUCCESS","FAILED"];
 /** The symbols of com.orderstream.user.UserRole, in schema order. */
@@ -81,6 +89,8 @@ export interface Records {
   OrderCompletedMessage: OrderCompletedMessage;
   OrderPlaced: OrderPlaced;
   OrderStatusChanged: OrderStatusChanged;
+  PaymentOutcome: PaymentOutcome;
+  PaymentRefundMessage: PaymentRefundMessage;
   PaymentRequestMessage: PaymentRequestMessage;
   PaymentSuccessMessage: PaymentSuccessMessage;
   RetryEnvelope: RetryEnvelope;
