@@ -90,10 +90,12 @@ export function levelMismatches(s: Scenario, last: ReadonlyMap<string, number>):
 export interface GatewayStats {
   readonly charges: Readonly<Record<string, number>>;
   readonly refunds: Readonly<Record<string, number>>;
+  /** Requests answered from the idempotency store: retries and calls repeated after a crash. */
+  readonly replays: number;
 }
 
 /** Orders charged or refunded other than their predicted outcome says. */
-export function gatewayMismatches(s: Scenario, stats: GatewayStats): string[] {
+export function gatewayMismatches(s: Scenario, stats: Pick<GatewayStats, 'charges' | 'refunds'>): string[] {
   const out: string[] = [];
   const known = new Set(s.orders.map((o) => o.placed.orderId));
   for (const o of s.orders) {
@@ -134,6 +136,33 @@ export function completedMismatches(s: Scenario, events: ReadonlyMap<string, Ord
     }
   }
   for (const id of perOrder.keys()) out.push(`${id}: order-completed for an order not in the scenario`);
+  return out;
+}
+
+/**
+ * Duplicated effects among everything the reader admitted (after the origin check that drops a
+ * re-sent copy on RabbitMQ): a status event delivered more than once (same orderId and eventId),
+ * an order entering one status more than once (same orderId and target status, distinct eventIds:
+ * the machine never returns to a status, so a second one is a step taken twice), and an
+ * order-completed event delivered more than once. Under exactly_once none may occur, crash or not.
+ */
+export function duplicateEffects(statuses: readonly OrderStatusChanged[], completed: readonly OrderCompletedMessage[]): string[] {
+  const out: string[] = [];
+  const count = <T>(xs: readonly T[], key: (x: T) => string): Map<string, T[]> => {
+    const m = new Map<string, T[]>();
+    for (const x of xs) (m.get(key(x)) ?? m.set(key(x), []).get(key(x))!).push(x);
+    return m;
+  };
+  for (const [, es] of count(statuses, (e) => `${e.orderId}|${e.eventId}`)) {
+    if (es.length > 1) out.push(`${es[0]!.orderId}: status event ${es[0]!.eventId} (${es[0]!.from ?? '∅'}→${es[0]!.to}) delivered ${es.length}× (at ${es.map((e) => e.at).join(', ')})`);
+  }
+  const firstOfEach = [...count(statuses, (e) => e.eventId).values()].map((es) => es[0]!);
+  for (const [, es] of count(firstOfEach, (e) => `${e.orderId}|${e.to}`)) {
+    if (es.length > 1) out.push(`${es[0]!.orderId}: entered ${es[0]!.to} ${es.length}× with distinct eventIds ${es.map((e) => `${e.eventId} (from ${e.from ?? '∅'}${e.reason ? `, ${e.reason}` : ''}, at ${e.at})`).join(', ')}`);
+  }
+  for (const [, es] of count(completed, (e) => `${e.orderId}|${e.eventId}`)) {
+    if (es.length > 1) out.push(`${es[0]!.orderId}: order-completed ${es[0]!.eventId} delivered ${es.length}×`);
+  }
   return out;
 }
 

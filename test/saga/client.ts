@@ -43,6 +43,13 @@ export interface Observation {
   readonly negativeLevels: string[];
   /** Status or completed events repeating an eventId already seen. */
   repeatedEvents: number;
+  /** Every status and order-completed event admitted, repeats included, in arrival order. */
+  readonly statusLog: OrderStatusChanged[];
+  readonly completedLog: OrderCompletedMessage[];
+  /** Re-sent copies the origin check dropped, per topic (RabbitMQ after a crash; none on Kafka). */
+  readonly originCopies: Map<string, number>;
+  /** Orders handed to the broker so far. */
+  placed: number;
   /** Events about orders the scenario does not have, described. */
   readonly foreign: string[];
   /** Records the reader could not decode, and failed sends of buyer commands. */
@@ -79,7 +86,7 @@ type Serdes = { [T in TopicName]?: RegistrySerde<TopicValue<T>> };
 export class SagaClient {
   readonly observation: Observation = {
     statuses: new Map(), completed: new Map(), orderDeadLetters: [], engineDeadLetters: [], levels: new Map(),
-    negativeLevels: [], repeatedEvents: 0, foreign: [], errors: [], paid: 0,
+    negativeLevels: [], repeatedEvents: 0, statusLog: [], completedLog: [], originCopies: new Map(), placed: 0, foreign: [], errors: [], paid: 0,
   };
 
   private readonly serdes: Serdes = {};
@@ -112,7 +119,12 @@ export class SagaClient {
     await reader.run(async (batch) => {
       for (const r of batch.records) {
         // The engine's end-of-stream markers (RabbitMQ streams) are not records of the topic.
-        if (isMarker(r) || !client.dedup.admit(r)) continue;
+        if (isMarker(r)) continue;
+        if (!client.dedup.admit(r)) {
+          const copies = client.observation.originCopies;
+          copies.set(r.topic, (copies.get(r.topic) ?? 0) + 1);
+          continue;
+        }
         try {
           await client.read(r);
         } catch (e) {
@@ -121,11 +133,6 @@ export class SagaClient {
       }
     });
     return client;
-  }
-
-  /** How many re-sent copies the origin check dropped (RabbitMQ after a crash; 0 on Kafka). */
-  get originCopies(): number {
-    return this.dedup.duplicates;
   }
 
   /** The reader's failure, if it stopped. */
@@ -165,6 +172,7 @@ export class SagaClient {
       await this.send(await Promise.all(batch.map(async (p) => ({
         topic: placed, key: Buffer.from(p.placed.orderId), value: await this.serde('order-placed').serialize(placed, { ...p.placed, placedAt: Date.now() }),
       }))));
+      this.observation.placed += batch.length;
       const cancels = batch.filter((p) => p.behaviour === 'CANCEL').map((p): OrderCommand => ({
         commandId: derivedId('saga', this.o.scenario.seed, 'cancel', p.placed.orderId), orderId: p.placed.orderId, customerId: p.placed.customerId,
         type: 'CANCEL', paymentKey: null, amount: null, reason: 'changed my mind', issuedAt: Date.now(),
@@ -210,6 +218,7 @@ export class SagaClient {
     const obs = this.observation;
     if (r.topic === this.topic('order-status-topic')) {
       const e = await this.serde('order-status-topic').deserialize(r.topic, this.value(r));
+      obs.statusLog.push(e);
       if (!this.firstSight(e.eventId)) return;
       const order = this.orders.get(e.orderId);
       if (!order) { obs.foreign.push(`status ${e.from ?? '∅'}→${e.to} of unknown order ${e.orderId}`); return; }
@@ -217,6 +226,7 @@ export class SagaClient {
       if (e.to === 'PENDING_PAYMENT' && order.behaviour === 'PAY' && !this.paidOrders.has(e.orderId)) this.pay(order);
     } else if (r.topic === this.topic('order-completed-topic')) {
       const e = await this.serde('order-completed-topic').deserialize(r.topic, this.value(r));
+      obs.completedLog.push(e);
       if (!this.firstSight(e.eventId)) return;
       obs.completed.set(e.eventId, e);
     } else if (r.topic === this.topic('order-dead-letter-topic')) {

@@ -3,6 +3,10 @@
  * `node --import tsx` child on one broker, isolated by a run-unique topic prefix and application
  * ids that start with it (so a sweep by prefix finds everything the run created). Output goes to
  * one log file per process; the test prints their tails when it fails.
+ *
+ * A processor can be killed (SIGKILL, as a crash) and started again with the same environment —
+ * the same APP_ID, INSTANCE_ID and STATE_DIR, so it resumes as the same instance — and its log
+ * continues in the same file.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from 'node:fs';
@@ -28,6 +32,8 @@ export interface ClusterOptions {
   readonly paymentDeadlineMs: number;
   /** Transient gateway errors (500s) the payment processor must retry through. */
   readonly pgErrorRate: number;
+  /** PG_LATENCY_MS of the gateway simulator ("min,max"). */
+  readonly pgLatencyMs: string;
   readonly readyTimeoutMs: number;
 }
 
@@ -35,8 +41,12 @@ export interface Cluster {
   /** APP_ID of each processor (consumer group, internal topic prefix). */
   readonly appIds: Readonly<Record<ProcessorName, string>>;
   readonly pgUrl: string;
-  /** Set once a child exits on its own: the run cannot finish. */
+  /** Set once a child exits on its own (not by `kill`): the run cannot finish. */
   problem(): string | undefined;
+  /** SIGKILL, as a crash; resolves once the process has exited. */
+  kill(name: ProcessorName): Promise<void>;
+  /** Starts a killed processor again with the same environment; resolves once it printed "ready". */
+  restart(name: ProcessorName): Promise<void>;
   gatewayStats(): Promise<GatewayStats>;
   /** The last lines of every process's log. */
   logTails(lines?: number): string;
@@ -49,11 +59,14 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 interface Child {
   readonly name: string;
   readonly child: ChildProcess;
+  /** Shared by every incarnation of the process (a restart appends). */
   readonly log: WriteStream;
   readonly logPath: string;
   readonly exited: Promise<void>;
   /** The rest of the ready line ("ready 4711" → "4711"). */
   readonly ready: Promise<string>;
+  /** Killed by the test on purpose: its exit is no problem. */
+  killed: boolean;
 }
 
 export function appIdOf(topicPrefix: string, name: ProcessorName): string {
@@ -62,17 +75,21 @@ export function appIdOf(topicPrefix: string, name: ProcessorName): string {
 
 export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   mkdirSync(o.logDir, { recursive: true });
-  const children: Child[] = [];
+  /** The current incarnation of each process. */
+  const children = new Map<string, Child>();
+  const logs = new Map<string, WriteStream>();
+  const launched = new Map<string, { script: string; env: Record<string, string> }>();
   let stopping = false;
   let problem: string | undefined;
 
   // Should the test process die first (ava's timeout, an uncaught error), take the children along.
-  const orphanGuard = () => { for (const c of children) if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL'); };
+  const orphanGuard = () => { for (const c of children.values()) if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL'); };
   process.once('exit', orphanGuard);
 
   const launch = (name: string, script: string, env: Record<string, string>): Child => {
     const logPath = join(o.logDir, `${name}.log`);
-    const log = createWriteStream(logPath, { flags: 'a' });
+    const log = logs.get(name) ?? logs.set(name, createWriteStream(logPath, { flags: 'a' })).get(name)!;
+    launched.set(name, { script, env });
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, script)], {
       cwd: ROOT,
       env: { ...process.env, ...env },
@@ -81,7 +98,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     child.stderr!.pipe(log, { end: false });
     const exited = new Promise<void>((resolve) => child.once('exit', (code, signal) => {
       log.write(`\n[saga] ${name} exited (code ${code}, signal ${signal})\n`);
-      if (!stopping) problem ??= `${name} exited on its own (code ${code}, signal ${signal}); see ${logPath}`;
+      if (!stopping && !c.killed) problem ??= `${name} exited on its own (code ${code}, signal ${signal}); see ${logPath}`;
       resolve();
     }));
     const ready = new Promise<string>((resolve, reject) => {
@@ -93,25 +110,45 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       });
     });
     ready.catch(() => undefined);
-    const c = { name, child, log, logPath, exited, ready };
-    children.push(c);
+    const c: Child = { name, child, log, logPath, exited, ready, killed: false };
+    children.set(name, c);
     return c;
+  };
+
+  const kill = async (name: ProcessorName): Promise<void> => {
+    const c = children.get(name);
+    if (!c) throw new Error(`kill ${name}: no such process`);
+    if (c.child.exitCode !== null || c.child.signalCode !== null) throw new Error(`kill ${name}: it has already exited (code ${c.child.exitCode}, signal ${c.child.signalCode})`);
+    c.killed = true;
+    c.log.write(`\n[saga] ${new Date().toISOString()} SIGKILL ${name} (pid ${c.child.pid}) on purpose\n`);
+    c.child.kill('SIGKILL');
+    await c.exited;
+  };
+
+  const restart = async (name: ProcessorName): Promise<void> => {
+    const c = children.get(name);
+    const how = launched.get(name);
+    if (!c || !how) throw new Error(`restart ${name}: never started`);
+    if (c.child.exitCode === null && c.child.signalCode === null) throw new Error(`restart ${name}: still running (pid ${c.child.pid})`);
+    if (stopping) throw new Error(`restart ${name}: the cluster is stopping`);
+    c.log.write(`[saga] ${new Date().toISOString()} restarting ${name}\n`);
+    await launch(name, how.script, how.env).ready;
   };
 
   const stop = async (graceMs = 15_000): Promise<void> => {
     stopping = true;
     // Processors first (they may still call the gateway while closing), the gateway last.
-    const processors = children.filter((c) => c.name !== 'pg-simulator');
-    await Promise.all(processors.map((c) => terminate(c, graceMs)));
-    await Promise.all(children.filter((c) => c.name === 'pg-simulator').map((c) => terminate(c, graceMs)));
-    for (const c of children) c.log.end();
+    const all = [...children.values()];
+    await Promise.all(all.filter((c) => c.name !== 'pg-simulator').map((c) => terminate(c, graceMs)));
+    await Promise.all(all.filter((c) => c.name === 'pg-simulator').map((c) => terminate(c, graceMs)));
+    for (const log of logs.values()) log.end();
     process.removeListener('exit', orphanGuard);
   };
 
   const s = o.scenario;
   try {
     const pg = launch('pg-simulator', 'processors/payment/pg-simulator-main.ts', {
-      PG_PORT: '0', PG_LATENCY_MS: '1,5', PG_SEED: s.pgSeed, PG_DECLINE_RATE: String(s.declineRate),
+      PG_PORT: '0', PG_LATENCY_MS: o.pgLatencyMs, PG_SEED: s.pgSeed, PG_DECLINE_RATE: String(s.declineRate),
       PG_ERROR_RATE: String(o.pgErrorRate), PG_TIMEOUT_RATE: '0',
     });
     const port = Number((await pg.ready).trim());
@@ -143,8 +180,10 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       appIds,
       pgUrl,
       problem: () => problem,
+      kill,
+      restart,
       gatewayStats: () => gatewayStats(pgUrl),
-      logTails: (lines = 40) => children.map((c) => `--- ${c.name} (${c.logPath}) ---\n${tail(c.logPath, lines)}`).join('\n'),
+      logTails: (lines = 40) => [...children.values()].map((c) => `--- ${c.name} (${c.logPath}) ---\n${tail(c.logPath, lines)}`).join('\n'),
       stop,
     };
   } catch (e) {
@@ -160,7 +199,7 @@ async function gatewayStats(pgUrl: string): Promise<GatewayStats> {
   if (typeof body.charges !== 'object' || typeof body.refunds !== 'object' || body.charges === null || body.refunds === null) {
     throw new Error(`GET ${pgUrl}/v1/stats: no charges/refunds maps in ${JSON.stringify(body).slice(0, 200)}`);
   }
-  return { charges: body.charges, refunds: body.refunds };
+  return { charges: body.charges, refunds: body.refunds, replays: typeof body.replays === 'number' ? body.replays : 0 };
 }
 
 async function terminate(c: Child, graceMs: number): Promise<void> {

@@ -3,8 +3,14 @@
  * the four processors and the payment gateway simulator, each its own process, then every check
  * of `checks.ts`, and the final state written for the other broker's run to compare.
  *
+ * The crash variant (`crashes`: a plan of crashes.ts) is the same run with a smaller scenario,
+ * a slower gateway (so payment calls are in flight when the payment processor dies), and
+ * processors SIGKILLed and restarted as the same instance while the orders are placed; every
+ * check and the predicted final state are the same as without crashes.
+ *
  * Environment (all optional): SAGA_ORDERS (default 1000), SAGA_SEED (default saga-1),
  * SAGA_DEADLINE_MS (how long orders may take to settle, default 360000),
+ * SAGA_CRASH_ORDERS and SAGA_CRASH_DEADLINE_MS (the same for the crash variant, default 400 and 200000),
  * SAGA_PAYMENT_DEADLINE_MS (the order processor's ORDER_PAYMENT_DEADLINE_MS, default 8000),
  * SAGA_IN_FLIGHT (most orders placed but unfinished at once, default 100),
  * SAGA_KEEP_LOGS=1 (keep the process logs of a passing run).
@@ -20,18 +26,43 @@ import { remoteRegistry } from '../../schemas/index.ts';
 import type { OrderStatus } from '../../schemas/index.ts';
 import { sweep, type BrokerTarget } from './brokers.ts';
 import {
-  chain, completedMismatches, reasonMismatches, gatewayMismatches, levelMismatches, listing, outcomeMismatches, sequenceProblems, stateDifferences,
+  chain, completedMismatches, duplicateEffects, reasonMismatches, gatewayMismatches, levelMismatches, listing, outcomeMismatches, sequenceProblems, stateDifferences,
 } from './checks.ts';
 import { SagaClient } from './client.ts';
 import { PROCESSORS, appIdOf, startCluster, type Cluster } from './cluster.ts';
+import { runCrashes, type CrashRecord, type CrashStep } from './crashes.ts';
 import {
   TERMINAL, buildScenario, describeScenario, expectedLevels, expectedOutcome, predictedState, type FinalState, type Scenario,
 } from './scenario.ts';
 
 /** Where each run leaves its final state, for the other broker's run to compare. */
 export const STATE_FILES = '/tmp/orderstream-saga';
-/** Per-test bound, above the settle deadline plus start-up and clean-up. */
-export const TEST_TIMEOUT_MS = 8 * 60_000;
+/** Per-test bound beyond the settle deadline: start-up, the checks and clean-up. */
+const OVERHEAD_MS = 2 * 60_000;
+
+export interface SagaOptions {
+  /** SIGKILL and restart processors while orders are placed (the crash variant). */
+  readonly crashes?: readonly CrashStep[];
+}
+
+/** What differs between the plain run and the crash run; everything else is shared. */
+interface Variant {
+  readonly name: 'plain' | 'crash';
+  readonly orders: number;
+  readonly settleMs: number;
+  readonly pgLatencyMs: string;
+  readonly crashes: readonly CrashStep[];
+}
+
+function variantOf(options: SagaOptions, env: NodeJS.ProcessEnv): Variant {
+  if (options.crashes && options.crashes.length > 0) {
+    return {
+      name: 'crash', orders: Number(env.SAGA_CRASH_ORDERS ?? 400), settleMs: Number(env.SAGA_CRASH_DEADLINE_MS ?? 200_000),
+      pgLatencyMs: '30,150', crashes: options.crashes,
+    };
+  }
+  return { name: 'plain', orders: Number(env.SAGA_ORDERS ?? 1000), settleMs: Number(env.SAGA_DEADLINE_MS ?? 360_000), pgLatencyMs: '1,5', crashes: [] };
+}
 
 interface StateFile {
   readonly fingerprint: string;
@@ -41,24 +72,29 @@ interface StateFile {
   readonly state: FinalState;
 }
 
-export async function runSaga(t: ExecutionContext, target: BrokerTarget): Promise<void> {
-  t.timeout(TEST_TIMEOUT_MS);
+export async function runSaga(t: ExecutionContext, target: BrokerTarget, options: SagaOptions = {}): Promise<void> {
   const env = process.env;
-  const scenario = buildScenario({ seed: env.SAGA_SEED ?? 'saga-1', orders: Number(env.SAGA_ORDERS ?? 1000) });
-  const settleMs = Number(env.SAGA_DEADLINE_MS ?? 360_000);
+  const variant = variantOf(options, env);
+  const settleMs = variant.settleMs;
+  t.timeout(settleMs + OVERHEAD_MS);
+  const scenario = buildScenario({ seed: env.SAGA_SEED ?? 'saga-1', orders: variant.orders });
   t.log(describeScenario(scenario));
   const started = Date.now();
   const settleBy = started + settleMs;
   const lap = (what: string) => t.log(`${target.name}: ${what} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
-  const prefix = `saga-${target.name}-${randomUUID().slice(0, 8)}-`;
+  const prefix = `saga-${target.name}-${variant.name === 'crash' ? 'crash-' : ''}${randomUUID().slice(0, 8)}-`;
   const runDir = mkdtempSync(join(tmpdir(), `${prefix}`));
   const transport = target.make();
   const registry = remoteRegistry(endpoints().schemaRegistryUrl).client;
   let cluster: Cluster | undefined;
   let client: SagaClient | undefined;
   let failed = false;
+  /** Set when the run is over (passed or not): a crash still planned is not made. */
+  let ended = false;
+  let crashFailure: string | undefined;
   t.teardown(async () => {
+    ended = true;
     await client?.close().catch((e: unknown) => t.log(`closing the client: ${String(e)}`));
     await cluster?.stop();
     const leftovers = await sweep(target, transport, registry, prefix);
@@ -86,6 +122,7 @@ export async function runSaga(t: ExecutionContext, target: BrokerTarget): Promis
       logDir: join(runDir, 'logs'),
       paymentDeadlineMs: Number(env.SAGA_PAYMENT_DEADLINE_MS ?? 8000),
       pgErrorRate: 0.02,
+      pgLatencyMs: variant.pgLatencyMs,
       readyTimeoutMs: 90_000,
     });
     lap('processors ready');
@@ -97,14 +134,14 @@ export async function runSaga(t: ExecutionContext, target: BrokerTarget): Promis
       batchSize: 10,
       maxInFlight: Number(env.SAGA_IN_FLIGHT ?? 100),
       isTerminal: (orderId) => TERMINAL.has(client?.observation.statuses.get(orderId)?.at(-1)?.to ?? 'CREATED'),
-      abort: () => (Date.now() > settleBy ? `not done within SAGA_DEADLINE_MS=${settleMs}` : cluster?.problem()),
+      abort: () => (Date.now() > settleBy ? `not done within the settle deadline of ${settleMs} ms` : cluster?.problem() ?? crashFailure),
     });
     const c = client;
     const obs = c.observation;
     let readerFailure: string | undefined;
     c.readerStopped().catch((e: unknown) => { readerFailure = `the test's reader stopped: ${e instanceof Error ? e.message : String(e)}`; });
     const waitFor = (what: string, done: () => boolean, ms: number, report: () => string = () => '') =>
-      until(done, ms, () => running.problem() ?? readerFailure ?? (obs.errors.length > 0 ? listing('reader errors', obs.errors) : undefined),
+      until(done, ms, () => running.problem() ?? crashFailure ?? readerFailure ?? (obs.errors.length > 0 ? listing('reader errors', obs.errors) : undefined),
         () => `timed out after ${ms} ms waiting for ${what}${report() ? `\n${report()}` : ''}`);
 
     await c.setStockLevels();
@@ -114,8 +151,16 @@ export async function runSaga(t: ExecutionContext, target: BrokerTarget): Promis
       () => listing('products without their level in the changelog', c.levelsMissing()));
     lap('stock levels stored');
 
+    const crashing = runCrashes({
+      plan: variant.crashes, cluster: running, totalOrders: scenario.orders.length, lap,
+      placed: () => obs.placed,
+      awaitingPayment: () => [...c.paySentAt.keys()].filter((id) => obs.statuses.get(id)?.at(-1)?.to === 'PENDING_PAYMENT').length,
+      abort: () => (ended ? 'the run ended' : Date.now() > settleBy ? 'past the settle deadline' : running.problem()),
+    });
+    crashing.catch((e: unknown) => { crashFailure = `crashing a processor failed: ${e instanceof Error ? e.message : String(e)}`; });
     await c.placeOrders();
     lap(`${scenario.orders.length} orders placed`);
+    const crashes = await crashing;
     const terminal = () => scenario.orders.every((o) => TERMINAL.has(obs.statuses.get(o.placed.orderId)?.at(-1)?.to ?? 'CREATED'));
     await waitFor('every order to reach COMPLETED, CANCELLED or REFUNDED', terminal, Math.max(0, settleBy - Date.now()), () => stuckReport(scenario, obs.statuses));
     lap('every order terminal');
@@ -146,7 +191,8 @@ export async function runSaga(t: ExecutionContext, target: BrokerTarget): Promis
       return problems.length > 0 ? [`${o.placed.orderId}: ${problems.join('; ')} — ${chain(events)}`] : [];
     });
     check(sequences.length === 0, listing('orders with status sequences no sane machine makes', sequences));
-    check(obs.repeatedEvents === 0, `${obs.repeatedEvents} status/completed events repeated an eventId (exactly_once outputs must not repeat)`);
+    const duplicates = duplicateEffects(obs.statusLog, obs.completedLog);
+    check(duplicates.length === 0, listing(`duplicated effects (${obs.repeatedEvents} events repeated an eventId; exactly_once outputs must not repeat)`, duplicates));
     check(obs.foreign.length === 0, listing('events about orders not in the scenario', obs.foreign));
     const levelProblems = levelMismatches(scenario, levels());
     check(levelProblems.length === 0, listing('products whose final level is wrong', levelProblems));
@@ -159,7 +205,9 @@ export async function runSaga(t: ExecutionContext, target: BrokerTarget): Promis
       obs.orderDeadLetters.map((d) => `${d.orderId} from ${d.sourceTopic}[${d.sourcePartition}]@${d.sourceOffset} after ${d.attempt}/${d.maxAttempts}: ${d.errorType ?? ''} ${d.reason ?? ''}`)));
     check(obs.engineDeadLetters.length === 0, listing('records on the processors\' engine dead-letter topics', obs.engineDeadLetters));
     check(obs.errors.length === 0, listing('reader or client errors', obs.errors));
-    t.log(`${target.name}: ${obs.paid} PAY commands, ${obs.completed.size} order-completed events, ${c.originCopies} re-sent copies dropped by origin`);
+    const copies = [...obs.originCopies].map(([topic, n]) => `${n} on ${topic.slice(prefix.length)}`).join(', ') || 'none';
+    t.log(`${target.name}: ${obs.paid} PAY commands, ${obs.statusLog.length} status events (${duplicates.length} duplicated effects), ${obs.completed.size} order-completed events; re-sent copies dropped by origin: ${copies}; gateway replays ${stats.replays}`);
+    if (crashes.length > 0) t.log(`${target.name}: ${describeCrashes(crashes)}`);
 
     const state: FinalState = {
       orders: Object.fromEntries(scenario.orders.map((o) => [o.placed.orderId, obs.statuses.get(o.placed.orderId)?.at(-1)?.to ?? 'UNKNOWN'] as [string, OrderStatus | 'UNKNOWN'])),
@@ -170,7 +218,7 @@ export async function runSaga(t: ExecutionContext, target: BrokerTarget): Promis
     // catches a difference when the prediction itself was wrong in the same way for one of them.
     const predicted = stateDifferences(predictedState(scenario), state);
     check(predicted.length === 0, listing('differences from the predicted final state (predicted vs this run)', predicted));
-    compareWithOtherBroker(t, check, scenario, target.name, state, failures.length === 0);
+    compareWithOtherBroker(t, check, scenario, variant.name, target.name, state, failures.length === 0);
     lap('checked');
     if (failures.length > 0) failed = true;
     t.is(failures.length, 0, `${failures.length} checks failed:\n\n${failures.join('\n\n')}`);
@@ -178,15 +226,18 @@ export async function runSaga(t: ExecutionContext, target: BrokerTarget): Promis
     failed = true;
     throw e;
   } finally {
+    ended = true;
     if (failed && cluster) t.log(`process logs (tails):\n${cluster.logTails()}`);
     if (failed && client) dumpObservation(join(runDir, 'logs', 'observed.json'), client);
   }
 }
 
 /** Writes this run's final state and, when the other broker's run of the same scenario passed, compares. */
-function compareWithOtherBroker(t: ExecutionContext, check: (ok: boolean, m: string) => void, s: Scenario, broker: string, state: FinalState, passed: boolean): void {
+function compareWithOtherBroker(
+  t: ExecutionContext, check: (ok: boolean, m: string) => void, s: Scenario, variant: Variant['name'], broker: string, state: FinalState, passed: boolean,
+): void {
   mkdirSync(STATE_FILES, { recursive: true });
-  const file = (b: string) => join(STATE_FILES, `${s.seed}-${s.orders.length}-${b}.json`);
+  const file = (b: string) => join(STATE_FILES, `${s.seed}-${s.orders.length}${variant === 'crash' ? '-crash' : ''}-${b}.json`);
   const mine: StateFile = { fingerprint: s.fingerprint, broker, checksPassed: passed, writtenAt: new Date().toISOString(), state };
   writeFileSync(file(broker), JSON.stringify(mine, null, 1));
   const other = broker === 'kafka' ? 'rabbit' : 'kafka';
@@ -197,6 +248,11 @@ function compareWithOtherBroker(t: ExecutionContext, check: (ok: boolean, m: str
   const diff = stateDifferences(theirs.state, state);
   check(diff.length === 0, listing(`differences between ${other} (${theirs.writtenAt}) and ${broker} (${other} vs ${broker})`, diff));
   if (diff.length === 0) t.log(`same final state as ${other}'s run of ${theirs.writtenAt}`);
+}
+
+/** "order killed at 60/400 placed (3 awaiting payment), down 6.1 s; …" */
+function describeCrashes(crashes: readonly CrashRecord[]): string {
+  return `${crashes.length} crashes: ${crashes.map((r) => `${r.step.processor} killed at ${r.placed} placed (${r.awaitingPayment} awaiting payment), down ${(r.downMs / 1000).toFixed(1)} s`).join('; ')}`;
 }
 
 /** Counts of orders per latest status among those not yet terminal, with a few examples. */
