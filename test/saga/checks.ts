@@ -92,6 +92,8 @@ export interface GatewayStats {
   readonly refunds: Readonly<Record<string, number>>;
   /** Requests answered from the idempotency store: retries and calls repeated after a crash. */
   readonly replays: number;
+  /** HTTP requests received, the stats requests included. */
+  readonly requests: number;
 }
 
 /** Orders charged or refunded other than their predicted outcome says. */

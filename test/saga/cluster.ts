@@ -199,7 +199,8 @@ async function gatewayStats(pgUrl: string): Promise<GatewayStats> {
   if (typeof body.charges !== 'object' || typeof body.refunds !== 'object' || body.charges === null || body.refunds === null) {
     throw new Error(`GET ${pgUrl}/v1/stats: no charges/refunds maps in ${JSON.stringify(body).slice(0, 200)}`);
   }
-  return { charges: body.charges, refunds: body.refunds, replays: typeof body.replays === 'number' ? body.replays : 0 };
+  const count = (n: unknown) => (typeof n === 'number' ? n : 0);
+  return { charges: body.charges, refunds: body.refunds, replays: count(body.replays), requests: count(body.requests) };
 }
 
 async function terminate(c: Child, graceMs: number): Promise<void> {

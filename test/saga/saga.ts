@@ -154,6 +154,7 @@ export async function runSaga(t: ExecutionContext, target: BrokerTarget, options
     const crashing = runCrashes({
       plan: variant.crashes, cluster: running, totalOrders: scenario.orders.length, lap,
       placed: () => obs.placed,
+      unfinished: () => scenario.orders.slice(0, obs.placed).filter((o) => !TERMINAL.has(obs.statuses.get(o.placed.orderId)?.at(-1)?.to ?? 'CREATED')).length,
       awaitingPayment: () => [...c.paySentAt.keys()].filter((id) => obs.statuses.get(id)?.at(-1)?.to === 'PENDING_PAYMENT').length,
       abort: () => (ended ? 'the run ended' : Date.now() > settleBy ? 'past the settle deadline' : running.problem()),
     });
@@ -208,6 +209,9 @@ export async function runSaga(t: ExecutionContext, target: BrokerTarget, options
     const copies = [...obs.originCopies].map(([topic, n]) => `${n} on ${topic.slice(prefix.length)}`).join(', ') || 'none';
     t.log(`${target.name}: ${obs.paid} PAY commands, ${obs.statusLog.length} status events (${duplicates.length} duplicated effects), ${obs.completed.size} order-completed events; re-sent copies dropped by origin: ${copies}; gateway replays ${stats.replays}`);
     if (crashes.length > 0) t.log(`${target.name}: ${describeCrashes(crashes)}`);
+    const paymentCrashes = crashes.filter((r) => r.step.processor === 'payment');
+    check(paymentCrashes.every((r) => (r.callsInFlight ?? 0) > 0),
+      `the payment processor was killed with no gateway call in flight (found none within 20 s): the crash did not test the charger's recovery`);
 
     const state: FinalState = {
       orders: Object.fromEntries(scenario.orders.map((o) => [o.placed.orderId, obs.statuses.get(o.placed.orderId)?.at(-1)?.to ?? 'UNKNOWN'] as [string, OrderStatus | 'UNKNOWN'])),
@@ -250,9 +254,10 @@ function compareWithOtherBroker(
   if (diff.length === 0) t.log(`same final state as ${other}'s run of ${theirs.writtenAt}`);
 }
 
-/** "order killed at 60/400 placed (3 awaiting payment), down 6.1 s; …" */
+/** "order killed at 60 placed (40 unfinished, 3 awaiting payment), down 6.1 s; …" */
 function describeCrashes(crashes: readonly CrashRecord[]): string {
-  return `${crashes.length} crashes: ${crashes.map((r) => `${r.step.processor} killed at ${r.placed} placed (${r.awaitingPayment} awaiting payment), down ${(r.downMs / 1000).toFixed(1)} s`).join('; ')}`;
+  const calls = (r: CrashRecord) => (r.callsInFlight === undefined ? '' : `, ${r.callsInFlight} gateway calls in flight`);
+  return `${crashes.length} crashes: ${crashes.map((r) => `${r.step.processor} killed at ${r.placed} placed (${r.unfinished} unfinished, ${r.awaitingPayment} awaiting payment${calls(r)}), down ${(r.downMs / 1000).toFixed(1)} s`).join('; ')}`;
 }
 
 /** Counts of orders per latest status among those not yet terminal, with a few examples. */

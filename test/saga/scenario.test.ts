@@ -6,7 +6,7 @@
 import test from 'ava';
 import type { OrderCompletedMessage, OrderStatus, OrderStatusChanged } from '../../schemas/index.ts';
 import {
-  REASON_OF, completedMismatches, gatewayMismatches, reasonMismatches, levelMismatches, outcomeMismatches, sequenceProblems, stateDifferences,
+  REASON_OF, completedMismatches, duplicateEffects, gatewayMismatches, reasonMismatches, levelMismatches, outcomeMismatches, sequenceProblems, stateDifferences,
 } from './checks.ts';
 import { buildScenario, expectedLevels, expectedOutcome, predictedState, stockLevels, type Scenario } from './scenario.ts';
 import { stuckReport } from './saga.ts';
@@ -132,4 +132,17 @@ test('outcome, level, gateway and completed checks name the orders and products 
   const a = predictedState(s);
   t.deepEqual(stateDifferences(a, predictedState(s)), []);
   t.deepEqual(stateDifferences(a, { ...a, orders: { ...a.orders, [id]: 'CANCELLED' } }), [`order ${id}: ${a.orders[id]} vs CANCELLED`]);
+});
+
+test('duplicated effects: a status event delivered twice, a status entered twice, an order-completed delivered twice', (t) => {
+  const events = path('d', 'CREATED', 'PENDING_PAYMENT', 'PAYMENT_COMPLETED', 'IN_WAREHOUSE', 'COMPLETED');
+  const done = { eventId: 'c-d', orderId: 'd' } as OrderCompletedMessage;
+  t.deepEqual(duplicateEffects(events, [done]), []);
+  const twice = duplicateEffects([...events, events[2]!], [done]);
+  t.is(twice.length, 1);
+  t.regex(twice[0]!, /^d: status event .* delivered 2×/);
+  const again = duplicateEffects([...events, { ...events[2]!, eventId: 'other' }], [done]);
+  t.is(again.length, 1);
+  t.regex(again[0]!, /^d: entered PAYMENT_COMPLETED 2× with distinct eventIds/);
+  t.deepEqual(duplicateEffects(events, [done, done]), ['d: order-completed c-d delivered 2×']);
 });
