@@ -68,8 +68,12 @@ export class TopologyTestDriver {
     for (const t of this.tasks) t.initialize();
   }
 
-  /** Writes one record to an input topic and processes everything it causes. */
-  pipe<K, V>(topic: string, key: K, value: V, options: PipeOptions = {}): this {
+  /**
+   * Writes one record to an input topic and processes everything it causes. An internal topic may
+   * be named as the topology declares it (as `readOutput` names it) or by its real name.
+   */
+  pipe<K, V>(name: string, key: K, value: V, options: PipeOptions = {}): this {
+    const topic = resolveTopic(this.topology, this.applicationId, name);
     const timestamp = options.timestamp ?? this.wallClock;
     const headers = options.headers ?? {};
     if (this.globals.reads(topic)) {

@@ -108,3 +108,13 @@ test('the default policy fails with a typed error naming topic, offset and key',
   t.regex(err!.message, /boom.*topic in, partition 0, offset 0, key "k1"/);
   t.is(err!.name, 'ProcessingFailure');
 });
+
+test('the test driver takes an internal topic by its declared name as well as its real one', (t) => {
+  const builder = new StreamsBuilder();
+  builder.stream<string, number>('numbers').repartition({ name: 'by-key' }).mapValues((n) => n * 10).to('tens');
+  const driver = new TopologyTestDriver(builder.build(), { applicationId: 'app' });
+  driver.pipe('by-key-repartition', 'a', 1);
+  driver.pipe('app-by-key-repartition', 'b', 2);
+  t.deepEqual(driver.readKeyValues('tens'), [['a', 10], ['b', 20]]);
+  driver.close();
+});
