@@ -397,13 +397,16 @@ class KafkaConsumerClient implements Consumer {
   private running = false;
   private started: Deferred<void> = deferred();
 
+  private readonly heartbeatMs: number;
+
   constructor(private readonly transport: KafkaTransport, private readonly metadata: TopicMetadataCache, private readonly options: ConsumerOptions) {
     const session = transport.options.sessionTimeoutMs ?? 10000;
+    this.heartbeatMs = Math.max(100, Math.floor(session / 10));
     this.consumer = transport.kafka.consumer({
       groupId: options.groupId,
       sessionTimeout: session,
       rebalanceTimeout: Math.max(session, 30000),
-      heartbeatInterval: Math.max(100, Math.floor(session / 10)),
+      heartbeatInterval: this.heartbeatMs,
       partitionAssigners: [CopartitionedAssigner],
       maxWaitTimeInMs: 100,
       allowAutoTopicCreation: false,
@@ -463,6 +466,11 @@ class KafkaConsumerClient implements Consumer {
         }));
         for (let i = 0; i < records.length && this.running && isRunning() && !isStale(); i += max) {
           const chunk = records.slice(i, i + max);
+          // KafkaJS heartbeats only between batches: a handler slower than the session timeout (a
+          // long commit, calls to a slow service) would cost the member its place in the group. A
+          // heartbeat that fails here (a rebalance began) stops the keeper; the heartbeat after
+          // the handler reports it to KafkaJS, which rejoins.
+          const keepAlive = setInterval(() => heartbeat().catch(() => clearInterval(keepAlive)), this.heartbeatMs);
           try {
             await handler({ topic: batch.topic, partition: batch.partition, records: chunk, highWatermark: Number(batch.highWatermark) });
           } catch (cause) {
@@ -470,6 +478,8 @@ class KafkaConsumerClient implements Consumer {
               transport: 'kafka', groupId: this.options.groupId, topic: batch.topic, partition: batch.partition, offset: chunk[0]!.offset, cause,
             }));
             return;
+          } finally {
+            clearInterval(keepAlive);
           }
           resolveOffset(String(chunk[chunk.length - 1]!.offset));
           await heartbeat();
