@@ -3,7 +3,7 @@ import { DeadLetterHeaders, TopologyTestDriver, type KeyValueStore } from '../en
 import type { PaymentOutcome, PaymentRefundMessage, PaymentRequestMessage, PaymentSuccessMessage } from '../../schemas/index.ts';
 import { plainContracts } from '../common/index.ts';
 import {
-  FAILURE_REASON_HEADER, PAYMENTS_STORE, internalTopic, PG_REQUESTS, PG_RESULTS, paymentTopology, type PaymentEntry, type PaymentKind,
+  FAILURE_REASON_HEADER, PAYMENTS_STORE, PG_REQUESTS, PG_RESULTS, paymentTopology, type PaymentEntry, type PaymentKind,
 } from './topology.ts';
 
 const ORDER = '5f0c3c1e-8d55-4d0a-9a53-0c1f6b1c2a01';
@@ -12,8 +12,8 @@ const REQUESTS = 'payment-request-topic';
 const SUCCESS = 'payment-success-topic';
 const REFUNDS = 'payment-refund-topic';
 const APP = 'payment-test';
-/** The driver reads an internal topic under its physical name; outputs come back under the declared one. */
-const RESULTS = internalTopic(APP, PG_RESULTS);
+/** The driver takes internal topics by their declared names, as the charger's outcomes topic here. */
+const RESULTS = PG_RESULTS;
 
 function request(orderId: string, kind: PaymentKind = 'CHARGE', over: Partial<PaymentRequestMessage> = {}): PaymentRequestMessage {
   return {
