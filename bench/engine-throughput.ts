@@ -16,6 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { endpoints } from '../scripts/endpoints.ts';
 import { Serdes, StreamsApp, StreamsBuilder, type ProcessingGuarantee } from '../processors/engine/index.ts';
 import { KafkaTransport, MemoryTransport, type Consumer, type ProducerRecord, type Transport } from '../transports/index.ts';
+import { median, waitFor } from './support.ts';
 
 const RECORDS = Number(process.argv[2] ?? 20_000);
 const ROUNDS = Number(process.argv[3] ?? 3);
@@ -32,14 +33,6 @@ interface Result { total: number; start?: number }
 
 function makeTransport(): Transport {
   return TRANSPORT === 'kafka' ? new KafkaTransport({ brokers: endpoints().kafkaBrokers, logLevel: 'nothing' }) : new MemoryTransport();
-}
-
-async function waitFor(condition: () => boolean, what: () => string, timeoutMs = 120_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 interface Setup {
@@ -137,8 +130,6 @@ async function engine(guarantee: ProcessingGuarantee): Promise<Result> {
   await teardown(s, [applicationId], app.internalTopicNames());
   return { total, start };
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 console.log(`${RECORDS} records, ${WORDS} words, ${PARTITIONS} partitions, ${TRANSPORT}, commit interval 100 ms, median of ${ROUNDS} interleaved rounds`);
 const results = new Map(GUARANTEES.map((g) => [g, { base: [] as Result[], ours: [] as Result[] }]));

@@ -11,6 +11,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
 import { endpoints } from '../scripts/endpoints.ts';
 import { KafkaTransport, RabbitTransport, partitionForKey, type Transport } from '../transports/index.ts';
+import { median } from './support.ts';
 
 const RECORDS = Number(process.argv[2] ?? 50_000);
 const ROUNDS = Number(process.argv[3] ?? 3);
@@ -133,8 +134,6 @@ async function bareRabbit(): Promise<Result> {
   await conn.close();
   return { produce, consume };
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function compare(name: string, baseline: () => Promise<Result>, candidate: () => Promise<Result>): Promise<void> {
   const b: Result[] = [];
