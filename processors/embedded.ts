@@ -21,7 +21,17 @@ export interface EmbeddedProcessors {
   stopped(): Promise<void>;
 }
 
-export async function startEmbeddedProcessors(transport: Transport, contracts: Contracts, env: Env, logger?: (line: string) => void): Promise<EmbeddedProcessors> {
+export interface EmbeddedOptions {
+  /**
+   * Prepended to every team's application id (`<prefix><team>-processor`), so that runs sharing a
+   * broker keep their groups and internal topics apart and a sweep by prefix finds them.
+   */
+  readonly appIdPrefix?: string;
+}
+
+export async function startEmbeddedProcessors(
+  transport: Transport, contracts: Contracts, env: Env, logger?: (line: string) => void, options: EmbeddedOptions = {},
+): Promise<EmbeddedProcessors> {
   const pg = env.PG_URL ? undefined : await startPgSimulator(pgConfigFromEnv(env));
   const processEnv: Env = { ...env, ...(pg ? { PG_URL: pg.url } : {}) };
   const processors: RunningProcessor[] = [];
@@ -32,7 +42,7 @@ export async function startEmbeddedProcessors(transport: Transport, contracts: C
   try {
     for (const spec of TEAM_SPECS) {
       // Each team keeps its own application id (group, internal topics); APP_ID is per process.
-      processors.push(await startProcessor(spec, { transport, contracts, env: { ...processEnv, APP_ID: `${spec.name}-processor` }, ...(logger ? { logger } : {}) }));
+      processors.push(await startProcessor(spec, { transport, contracts, env: { ...processEnv, APP_ID: `${options.appIdPrefix ?? ''}${spec.name}-processor` }, ...(logger ? { logger } : {}) }));
     }
   } catch (e) {
     await close();
