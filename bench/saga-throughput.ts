@@ -20,6 +20,7 @@
  *   node --import tsx bench/saga-throughput.ts [orders=500] [rounds=3] [transport=memory|kafka|rabbit] [guarantee=exactly_once|at_least_once]
  */
 import { randomUUID } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { endpoints } from '../scripts/endpoints.ts';
 import { StreamsApp, StreamsBuilder, type KeyValueStore, type ProcessingGuarantee } from '../processors/engine/index.ts';
 import { isMarker } from '../processors/engine/runtime/read-to-end.ts';
@@ -50,7 +51,7 @@ const PRODUCTS = 5;
 const CHUNK = 50;
 /** Orders (and one-hop records) sent one at a time for the unloaded latency, after one unmeasured warm-up. */
 const SAGA_PROBES = 5;
-const HOP_PROBES = 20;
+const HOP_PROBES = 50;
 const SETTLE_TIMEOUT_MS = 10 * 60_000;
 const target: BrokerTarget | undefined = TRANSPORT === 'kafka' ? kafkaTarget() : TRANSPORT === 'rabbit' ? rabbitTarget() : undefined;
 /** One client for the whole run: its schema and id caches are shared, as a process's would be. */
@@ -74,6 +75,8 @@ interface Result {
   burst?: number[];
   /** Saga only: per probe, ms from placement to each stage's status arriving. */
   stages?: number[][];
+  /** Saga only: the longest the event loop was held during the burst (ms): every processor, the gateway and the buyers share it. */
+  loopMax?: number;
 }
 
 interface Run {
@@ -184,10 +187,13 @@ async function saga(): Promise<Result> {
   const log: string[] = [];
   const job = await startEmbeddedProcessors(run.transport, run.contracts, {
     PG_PORT: '0', PG_LATENCY_MS: '0,0', PG_DECLINE_RATE: '0', PG_ERROR_RATE: '0', PG_TIMEOUT_RATE: '0', DELIVERY_FAILURE_RATE: '0',
+    // The simulator shares this process's event loop: an engine commit that holds the loop for
+    // seconds under the burst would read as gateway timeouts (2 s by default) and open the circuit.
+    PG_TIMEOUT_MS: '30000',
     GUARANTEE: guarantee, COMMIT_INTERVAL_MS: String(COMMIT_INTERVAL_MS), TOPIC_PARTITIONS: String(PARTITIONS),
-  }, (line) => { log.push(line); if (log.length > 50) log.shift(); }, { appIdPrefix: run.prefix });
+  }, (line) => { log.push(line); }, { appIdPrefix: run.prefix });
   let problem: string | undefined;
-  job.stopped().catch((e: unknown) => { problem = `a processor stopped: ${e instanceof Error ? e.message : String(e)}\n${log.join('\n')}`; });
+  job.stopped().catch((e: unknown) => { problem = `a processor stopped: ${e instanceof Error ? e.message : String(e)}\n${log.slice(-15).join('\n')}`; });
   const check = (done: () => boolean) => () => {
     if (problem) throw new Error(problem);
     return done();
@@ -224,7 +230,7 @@ async function saga(): Promise<Result> {
     });
     const completed = (id: string) => arrived.get(id)?.has('COMPLETED') ?? false;
     const settled = (ids: readonly string[], what: string, timeoutMs = 120_000) => waitFor(check(() => {
-      if (failed.length > 0) throw new Error(`orders did not complete: ${failed.slice(0, 5).join('; ')}`);
+      if (failed.length > 0) throw new Error(`orders did not complete: ${failed.slice(0, 5).join('; ')}\nprocessors' log (first lines):\n${log.slice(0, 15).join('\n')}`);
       return ids.every(completed);
     }), () => `${what}: ${ids.filter(completed).length} of ${ids.length} COMPLETED`, timeoutMs);
 
@@ -256,6 +262,8 @@ async function saga(): Promise<Result> {
       stages.push(STAGES.map((s) => at.get(s.to)! - t0));
     }
 
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
     const burst = Array.from({ length: ORDERS }, (_, i) => order(products, SAGA_PROBES + 1 + i));
     const placedAt = new Map<string, number>();
     let t0: number | undefined;
@@ -267,8 +275,9 @@ async function saga(): Promise<Result> {
     }
     const ids = burst.map((o) => o.orderId);
     await settled(ids, 'the burst', SETTLE_TIMEOUT_MS);
+    loop.disable();
     const done = ids.map((id) => arrived.get(id)!.get('COMPLETED')!);
-    return { total: Math.max(...done) - t0!, probes, burst: ids.map((id, i) => done[i]! - placedAt.get(id)!), stages };
+    return { total: Math.max(...done) - t0!, probes, burst: ids.map((id, i) => done[i]! - placedAt.get(id)!), stages, loopMax: loop.max / 1e6 };
   } finally {
     await read?.disconnect();
     await producer.disconnect();
@@ -288,7 +297,7 @@ function describe(s: Result, h: Result): { time: number; k: number; line: string
     time,
     k,
     line: `saga ${ORDERS} orders ${ms(s.total)} (${rate(ORDERS, s.total)} orders/s), one at a time p50 ${ms(median(s.probes))}, ` +
-      `in the burst p50 ${ms(percentile(s.burst!, 0.5))} p99 ${ms(percentile(s.burst!, 0.99))}; ` +
+      `in the burst p50 ${ms(percentile(s.burst!, 0.5))} p99 ${ms(percentile(s.burst!, 0.99))} (event loop held up to ${ms(s.loopMax!)}); ` +
       `one hop ${ORDERS * HOPS} records ${ms(h.total)} (${rate(ORDERS * HOPS, h.total)} records/s), round trip p50 ${ms(hop)}; ` +
       `time ratio saga/(N×${HOPS} hops) ${time.toFixed(2)}, a saga order ≈ ${k.toFixed(1)} one-hop round trips`,
   };
