@@ -32,10 +32,23 @@ export function plainContracts(): Contracts {
 
 /** Registry-backed Avro (Confluent wire format) under `<prefix><topic>-value` subjects. */
 export function registryContracts(client: Client, prefix = ''): Contracts {
+  // One serde per topic and record: building one parses the schema and compiles its validator
+  // and resolver, far too dear to do per record (callers may ask per record, e.g. envelopes).
+  const values = new Map<TopicName, Serde<unknown>>();
+  const records = new Map<RecordName, Serde<unknown>>();
+  const valueSerde = <T extends TopicName>(name: T): Serde<TopicValue<T>> => {
+    let serde = values.get(name);
+    if (serde === undefined) values.set(name, (serde = avroValueSerde(client, name) as Serde<unknown>));
+    return serde as Serde<TopicValue<T>>;
+  };
   return {
     topic: (name) => `${prefix}${name}`,
-    consumed: (name) => ({ keySerde: Serdes.string(), valueSerde: avroValueSerde(client, name) }),
-    produced: (name) => ({ keySerde: Serdes.string(), valueSerde: avroValueSerde(client, name) }),
-    record: (record) => recordSerde(client, record),
+    consumed: (name) => ({ keySerde: Serdes.string(), valueSerde: valueSerde(name) }),
+    produced: (name) => ({ keySerde: Serdes.string(), valueSerde: valueSerde(name) }),
+    record: <R extends RecordName>(record: R) => {
+      let serde = records.get(record);
+      if (serde === undefined) records.set(record, (serde = recordSerde(client, record) as Serde<unknown>));
+      return serde as Serde<Records[R]>;
+    },
   };
 }

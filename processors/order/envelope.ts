@@ -32,7 +32,8 @@ export function envelopeSerde(contracts: Contracts): Serde<SagaEnvelope> | undef
   const envelope = contracts.record('RetryEnvelope');
   if (envelope === undefined) return undefined;
   const byPhysical = new Map<string, OrderInput>(ORDER_INPUTS.map((t) => [contracts.topic(t), t]));
-  const payloadSerde = (topic: OrderInput) => contracts.consumed(topic).valueSerde as Serde<OrderEvent['value']>;
+  const serdes = new Map(ORDER_INPUTS.map((t) => [t, contracts.consumed(t).valueSerde as Serde<OrderEvent['value']>]));
+  const payloadSerde = (topic: OrderInput) => serdes.get(topic)!;
   return {
     async serialize(topic, e) {
       const { event, ...fields } = e;
