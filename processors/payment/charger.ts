@@ -19,6 +19,7 @@
  * timeout a real gateway may have captured the money without answering; reconciliation (or a
  * refund by the same idempotency key) has to settle that, not this process.
  */
+import { setMaxListeners } from 'node:events';
 import type { ConsumedRecord, Consumer, Producer, RecordBatch, Transport } from '../../transports/index.ts';
 import { Serdes, type Serde } from '../engine/index.ts';
 import type { PaymentOutcome, PaymentRequestMessage } from '../../schemas/index.ts';
@@ -61,6 +62,9 @@ export async function startCharger(options: ChargerOptions): Promise<Sidecar> {
   const resultSerde = options.resultSerde ?? Serdes.json<PaymentOutcome>();
   const keySerde = Serdes.string();
   const shutdown = new AbortController();
+  // Every call in flight listens on the shutdown signal (several listeners each: retries, back-off,
+  // AbortSignal.any); Node warns past 10 listeners, so allow what `concurrency` calls can add.
+  setMaxListeners(Math.max(10, options.concurrency * 4), shutdown.signal);
   const slots = new Semaphore(options.concurrency);
   const positions = new Map<string, PartitionProgress>();
   /** One call per order and kind at a time: copies of a request wait for it instead of calling again. */
