@@ -223,7 +223,9 @@ function command(state: OrderState, cmd: OrderCommand, clock: SagaClock): Decisi
   if (cmd.customerId !== state.customerId) throw new TransitionRejected(state.orderId, `${cmd.type} by customer ${cmd.customerId}, not the order's buyer`);
   const step = new Step(state, clock).patch({ commands: [...state.commands, cmd.commandId].slice(-20) });
   if (cmd.type === 'CANCEL') {
-    if (!cancellable(state)) throw new TransitionRejected(state.orderId, `CANCEL while ${state.status}${state.payment ? ' with a payment under way' : ''}: cannot be cancelled`);
+    // Already cancelled (out of stock, say, while the buyer's CANCEL waited): what was asked for holds.
+    if (state.status === 'CANCELLED') return step.done();
+    if (!cancellable(state)) throw new TransitionRejected(state.orderId, `CANCEL while ${state.status}${state.status === 'PENDING_PAYMENT' && state.payment ? ' with a payment under way' : ''}: cannot be cancelled`);
     return cancel(step, 'CANCELLED_BY_BUYER', cmd.reason ? `cancelled by the buyer: ${cmd.reason}` : 'cancelled by the buyer').done();
   }
   if (state.status === 'CREATED') throw new NotYetApplicable(state.orderId, 'PAY while stock is still being reserved');

@@ -325,6 +325,18 @@ test('CANCEL is honoured in CREATED and PENDING_PAYMENT; a reservation answered 
   t.is(h.all<{ orderId: string }>('stock-release-topic').filter((r) => r.orderId === later.orderId).length, 2);
 });
 
+test('a CANCEL for an order already cancelled is a no-op, not a rejection; a CANCEL after completion is rejected', (t) => {
+  const h = new Harness();
+  const o = order();
+  h.send('order-placed', o).send('stock-response-topic', stock(o, productA, 'FAILED')).send('order-command-topic', cancelCommand(o));
+  t.deepEqual(h.statuses(o.orderId), [null, 'CREATED', 'CANCELLED']);
+  t.regex(h.state(o.orderId)!.reason!, /^OUT_OF_STOCK/, 'the first reason stands');
+  t.deepEqual(h.all('order-dead-letter-topic'), []);
+  const done = order('WAREHOUSE');
+  awaitingPayment(h, done).send('order-command-topic', pay(done)).send('payment-success-topic', paid(done, 'SUCCESS')).send('order-command-topic', cancelCommand(done));
+  t.regex(h.all<SagaEnvelope>('order-dead-letter-topic')[0]!.reason!, /CANCEL while COMPLETED: cannot be cancelled/);
+});
+
 test('the status machine: terminal statuses lead nowhere, only CREATED and PENDING_PAYMENT can be cancelled', (t) => {
   for (const [status, info] of Object.entries(ORDER_STATUSES)) {
     t.is(info.terminal, info.next.length === 0, status);
