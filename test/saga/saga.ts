@@ -12,7 +12,7 @@
  * SAGA_DEADLINE_MS (how long orders may take to settle, default 360000),
  * SAGA_CRASH_ORDERS and SAGA_CRASH_DEADLINE_MS (the same for the crash variant, default 400 and 200000),
  * SAGA_PAYMENT_DEADLINE_MS (the order processor's ORDER_PAYMENT_DEADLINE_MS, default 8000),
- * SAGA_IN_FLIGHT (most orders placed but unfinished at once, default 100),
+ * SAGA_IN_FLIGHT (most orders placed but unfinished at once; default all of them, 100 in the crash run),
  * SAGA_KEEP_LOGS=1 (keep the process logs of a passing run).
  */
 import type { ExecutionContext } from 'ava';
@@ -51,6 +51,8 @@ interface Variant {
   readonly orders: number;
   readonly settleMs: number;
   readonly pgLatencyMs: string;
+  /** Most orders placed but unfinished at once. */
+  readonly inFlight: number;
   readonly crashes: readonly CrashStep[];
 }
 
@@ -58,10 +60,14 @@ function variantOf(options: SagaOptions, env: NodeJS.ProcessEnv): Variant {
   if (options.crashes && options.crashes.length > 0) {
     return {
       name: 'crash', orders: Number(env.SAGA_CRASH_ORDERS ?? 400), settleMs: Number(env.SAGA_CRASH_DEADLINE_MS ?? 200_000),
-      pgLatencyMs: '30,150', crashes: options.crashes,
+      // Paced, so that the crashes spread over the run instead of all landing after a burst.
+      pgLatencyMs: '30,150', inFlight: Number(env.SAGA_IN_FLIGHT ?? 100), crashes: options.crashes,
     };
   }
-  return { name: 'plain', orders: Number(env.SAGA_ORDERS ?? 1000), settleMs: Number(env.SAGA_DEADLINE_MS ?? 360_000), pgLatencyMs: '1,5', crashes: [] };
+  // Unpaced: every order placed at once, so the processors run behind (the payment deadline must
+  // still give every paying buyer their time).
+  const orders = Number(env.SAGA_ORDERS ?? 1000);
+  return { name: 'plain', orders, settleMs: Number(env.SAGA_DEADLINE_MS ?? 360_000), pgLatencyMs: '1,5', inFlight: Number(env.SAGA_IN_FLIGHT ?? orders), crashes: [] };
 }
 
 interface StateFile {
@@ -132,7 +138,7 @@ export async function runSaga(t: ExecutionContext, target: BrokerTarget, options
       stockChangelog: `${appIdOf(prefix, 'stock')}-${STOCK_LEVELS_STORE}-changelog`,
       engineDeadLetterTopics: PROCESSORS.map((p) => `${appIdOf(prefix, p)}-dlq`),
       batchSize: 10,
-      maxInFlight: Number(env.SAGA_IN_FLIGHT ?? 100),
+      maxInFlight: variant.inFlight,
       isTerminal: (orderId) => TERMINAL.has(client?.observation.statuses.get(orderId)?.at(-1)?.to ?? 'CREATED'),
       abort: () => (Date.now() > settleBy ? `not done within the settle deadline of ${settleMs} ms` : cluster?.problem() ?? crashFailure),
     });
