@@ -36,7 +36,7 @@ export async function startEmbeddedProcessors(
   const processEnv: Env = { ...env, ...(pg ? { PG_URL: pg.url } : {}) };
   const processors: RunningProcessor[] = [];
   const close = async () => {
-    for (const p of processors.reverse()) await p.close();
+    for (const p of [...processors].reverse()) await p.close();
     await pg?.close();
   };
   try {

@@ -3,6 +3,8 @@ export { plainContracts, registryContracts, type Contracts } from './contracts.t
 export { derivedId, chance } from './ids.ts';
 export { ensureContractTopics, type ContractTopicOptions } from './topics.ts';
 export {
-  startProcessor, runProcessorMain, guaranteeFromEnv, intFromEnv,
-  type Env, type ProcessorSpec, type ProcessorOptions, type RunningProcessor, type Sidecar, type SidecarContext,
+  startProcessor, runProcessorMain, guaranteeFromEnv, wiringFromEnv,
+  type ProcessorSpec, type ProcessorOptions, type RunningProcessor, type Sidecar, type SidecarContext,
 } from './process.ts';
+export { numberFromEnv, type Env } from './env.ts';
+export { exitOnSignalOrFailure } from './lifecycle.ts';

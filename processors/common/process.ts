@@ -20,8 +20,9 @@ import { createTransport, transportConfigFromEnv, type Transport } from '../../t
 import { registryFromEnv, type TopicName } from '../../schemas/index.ts';
 import { registryContracts, type Contracts } from './contracts.ts';
 import { ensureContractTopics } from './topics.ts';
+import { numberFromEnv, type Env } from './env.ts';
+import { exitOnSignalOrFailure } from './lifecycle.ts';
 
-export type Env = Readonly<Record<string, string | undefined>>;
 
 /** Work a processor runs beside its topology, e.g. payment's calls to the payment gateway. */
 export interface Sidecar {
@@ -68,12 +69,12 @@ export function guaranteeFromEnv(env: Env): ProcessingGuarantee {
   return g;
 }
 
-export function intFromEnv(env: Env, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n)) throw new Error(`${name} must be a number, not ${JSON.stringify(raw)}`);
-  return n;
+/** The transport and the contract wiring a process configured by the environment uses. */
+export function wiringFromEnv(env: Env): { transport: Transport; contracts: Contracts } {
+  return {
+    transport: createTransport(transportConfigFromEnv(env)),
+    contracts: registryContracts(registryFromEnv(env).client, env.TOPIC_PREFIX ?? ''),
+  };
 }
 
 /** Creates the processor's topics, starts its topology and sidecar. */
@@ -81,8 +82,8 @@ export async function startProcessor(spec: ProcessorSpec, options: ProcessorOpti
   const env = options.env ?? {};
   const applicationId = env.APP_ID ?? `${spec.name}-processor`;
   const logger = options.logger ?? ((line: string) => process.stderr.write(`[${applicationId}] ${line}\n`));
-  await ensureContractTopics(options.transport.admin(), options.contracts, spec.topics, { partitions: intFromEnv(env, 'TOPIC_PARTITIONS', 3) });
-  const commitIntervalMs = env.COMMIT_INTERVAL_MS ? intFromEnv(env, 'COMMIT_INTERVAL_MS', 100) : undefined;
+  await ensureContractTopics(options.transport.admin(), options.contracts, spec.topics, { partitions: numberFromEnv(env, 'TOPIC_PARTITIONS', 3) });
+  const commitIntervalMs = env.COMMIT_INTERVAL_MS ? numberFromEnv(env, 'COMMIT_INTERVAL_MS', 100) : undefined;
   const app = new StreamsApp(spec.topology(options.contracts, env), {
     applicationId,
     transport: options.transport,
@@ -117,26 +118,14 @@ export async function startProcessor(spec: ProcessorSpec, options: ProcessorOpti
  * running, a clean close on SIGTERM or SIGINT, exit code 2 when it fails.
  */
 export async function runProcessorMain(spec: ProcessorSpec, env: Env = process.env): Promise<void> {
-  const transport = createTransport(transportConfigFromEnv(env));
-  const contracts = registryContracts(registryFromEnv(env).client, env.TOPIC_PREFIX ?? '');
+  const { transport, contracts } = wiringFromEnv(env);
   const running = await startProcessor(spec, { transport, contracts, env });
-  const metrics = env.METRICS_PORT ? await serveMetrics(running.app, intFromEnv(env, 'METRICS_PORT', 0)) : undefined;
-  let closing = false;
-  const shutdown = (code: number) => {
-    if (closing) return;
-    closing = true;
+  const metrics = env.METRICS_PORT ? await serveMetrics(running.app, numberFromEnv(env, 'METRICS_PORT', 0)) : undefined;
+  exitOnSignalOrFailure(running.applicationId, async () => {
     metrics?.close();
-    void running.close().then(() => transport.close()).then(() => process.exit(code), (e: unknown) => {
-      process.stderr.write(`[${running.applicationId}] close failed: ${String(e)}\n`);
-      process.exit(1);
-    });
-  };
-  process.on('SIGTERM', () => shutdown(0));
-  process.on('SIGINT', () => shutdown(0));
-  running.stopped().catch((e: unknown) => {
-    process.stderr.write(`[${running.applicationId}] failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
-    shutdown(2);
-  });
+    await running.close();
+    await transport.close();
+  }, running.stopped());
   process.stdout.write('ready\n');
 }
 

@@ -2,16 +2,15 @@
  * The delivery processor as a process. DELIVERY_FAILURE_RATE (default 0.05) and DELIVERY_SEED
  * (default 'delivery') decide which requests fail, deterministically.
  */
-import type { Env, ProcessorSpec } from '../common/index.ts';
+import { numberFromEnv, type Env, type ProcessorSpec } from '../common/index.ts';
 import { deliveryTopology, type DeliveryOptions } from './topology.ts';
 
 export const DEFAULT_DELIVERY_FAILURE_RATE = 0.05;
 export const DEFAULT_DELIVERY_SEED = 'delivery';
 
 export function deliveryOptionsFromEnv(env: Env): DeliveryOptions {
-  const raw = env.DELIVERY_FAILURE_RATE;
-  const failureRate = raw === undefined || raw === '' ? DEFAULT_DELIVERY_FAILURE_RATE : Number(raw);
-  if (!(failureRate >= 0 && failureRate <= 1)) throw new Error(`DELIVERY_FAILURE_RATE must be a number in [0, 1], not ${JSON.stringify(raw)}`);
+  const failureRate = numberFromEnv(env, 'DELIVERY_FAILURE_RATE', DEFAULT_DELIVERY_FAILURE_RATE);
+  if (!(failureRate >= 0 && failureRate <= 1)) throw new Error(`DELIVERY_FAILURE_RATE must be a number in [0, 1], not ${JSON.stringify(env.DELIVERY_FAILURE_RATE)}`);
   const seed = env.DELIVERY_SEED === undefined || env.DELIVERY_SEED === '' ? DEFAULT_DELIVERY_SEED : env.DELIVERY_SEED;
   return { failureRate, seed };
 }

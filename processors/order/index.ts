@@ -1,5 +1,5 @@
 /** The order processor: the saga over the order table. */
-import { intFromEnv, type ProcessorSpec } from '../common/index.ts';
+import { numberFromEnv, type ProcessorSpec } from '../common/index.ts';
 import { orderTopology } from './topology.ts';
 
 export { orderTopology, ORDERS_STORE, RETRIES_STORE, DEADLINES_STORE, type OrderTopologyOptions, type SagaForward } from './topology.ts';
@@ -19,9 +19,9 @@ export const orderSpec: ProcessorSpec = {
     'order-status-topic', 'order-created', 'stock-release-topic', 'payment-request-topic', 'delivery-request-topic', 'order-completed-topic',
   ],
   topology: (contracts, env) => orderTopology(contracts, {
-    paymentDeadlineMs: intFromEnv(env, 'ORDER_PAYMENT_DEADLINE_MS', 15 * 60_000),
-    maxAttempts: intFromEnv(env, 'ORDER_RETRY_MAX_ATTEMPTS', 5),
-    retryBackoffMs: intFromEnv(env, 'ORDER_RETRY_BACKOFF_MS', 500),
-    tickMs: intFromEnv(env, 'ORDER_TICK_MS', 100),
+    paymentDeadlineMs: numberFromEnv(env, 'ORDER_PAYMENT_DEADLINE_MS', 15 * 60_000),
+    maxAttempts: numberFromEnv(env, 'ORDER_RETRY_MAX_ATTEMPTS', 5),
+    retryBackoffMs: numberFromEnv(env, 'ORDER_RETRY_BACKOFF_MS', 500),
+    tickMs: numberFromEnv(env, 'ORDER_TICK_MS', 100),
   }),
 };

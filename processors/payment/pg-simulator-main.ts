@@ -10,18 +10,9 @@
  *
  * Prints "ready <port>" once listening; SIGTERM or SIGINT closes it.
  */
+import { exitOnSignalOrFailure } from '../common/lifecycle.ts';
 import { pgConfigFromEnv, startPgSimulator } from './pg-simulator.ts';
 
 const sim = await startPgSimulator(pgConfigFromEnv(process.env));
+exitOnSignalOrFailure('pg-simulator', () => sim.close());
 process.stdout.write(`ready ${sim.port}\n`);
-let closing = false;
-const shutdown = () => {
-  if (closing) return;
-  closing = true;
-  sim.close().then(() => process.exit(0), (e: unknown) => {
-    process.stderr.write(`pg-simulator: close failed: ${String(e)}\n`);
-    process.exit(1);
-  });
-};
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);

@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { numberFromEnv, type Env } from '../common/env.ts';
 import { chance } from '../common/ids.ts';
 import {
   IDEMPOTENCY_HEADER, PG_PATHS, type PgErrorBody, type PgPaymentBody, type PgRuntimeConfig, type PgStats,
@@ -63,8 +64,6 @@ interface KeyEntry {
 }
 
 type Operation = 'charge' | 'refund';
-
-type Env = Readonly<Record<string, string | undefined>>;
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -316,12 +315,4 @@ function latencyFromEnv(raw: string | undefined): readonly [number, number] {
   if (parts.length === 1 && Number.isFinite(parts[0])) return [parts[0]!, parts[0]!];
   if (parts.length !== 2 || !parts.every(Number.isFinite)) throw new Error(`PG_LATENCY_MS must be "min,max" in ms, not ${JSON.stringify(raw)}`);
   return [parts[0]!, parts[1]!];
-}
-
-function numberFromEnv(env: Env, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n)) throw new Error(`${name} must be a number, not ${JSON.stringify(raw)}`);
-  return n;
 }

@@ -9,22 +9,22 @@
  *   PG_BREAKER_COOLDOWN_MS   how long it stays open before a probe, default 5000
  *   PAYMENT_CONCURRENCY      gateway calls in flight at once, default 32
  */
-import { intFromEnv, type Sidecar, type SidecarContext } from '../common/index.ts';
+import { numberFromEnv, type Sidecar, type SidecarContext } from '../common/index.ts';
 import { startCharger } from './charger.ts';
 import { PgClient } from './pg-client.ts';
 import { PG_REQUESTS, PG_RESULTS, internalTopic } from './topology.ts';
 
 export async function paymentSidecar(context: SidecarContext): Promise<Sidecar> {
   const { env, applicationId, contracts } = context;
-  const concurrency = intFromEnv(env, 'PAYMENT_CONCURRENCY', 32);
+  const concurrency = numberFromEnv(env, 'PAYMENT_CONCURRENCY', 32);
   if (!(concurrency >= 1)) throw new RangeError(`PAYMENT_CONCURRENCY must be at least 1, not ${concurrency}`);
   const client = new PgClient({
     baseUrl: env.PG_URL || 'http://127.0.0.1:8090',
-    timeoutMs: intFromEnv(env, 'PG_TIMEOUT_MS', 2000),
-    retries: intFromEnv(env, 'PG_RETRIES', 2),
+    timeoutMs: numberFromEnv(env, 'PG_TIMEOUT_MS', 2000),
+    retries: numberFromEnv(env, 'PG_RETRIES', 2),
     breaker: {
-      failureThreshold: intFromEnv(env, 'PG_BREAKER_THRESHOLD', 5),
-      cooldownMs: intFromEnv(env, 'PG_BREAKER_COOLDOWN_MS', 5000),
+      failureThreshold: numberFromEnv(env, 'PG_BREAKER_THRESHOLD', 5),
+      cooldownMs: numberFromEnv(env, 'PG_BREAKER_COOLDOWN_MS', 5000),
     },
   });
   return startCharger({
