@@ -11,6 +11,10 @@ import { embeddedRegistry, type PaymentRefundMessage, type PaymentRequestMessage
 import { chance, registryContracts, startProcessor, type Contracts, type Env, type RunningProcessor } from '../common/index.ts';
 import { FAILURE_REASON_HEADER, PG_REQUESTS, internalTopic, paymentSpec, paymentTopology, type PaymentKind } from './index.ts';
 import { startPgSimulator, type PgSimulator, type PgSimulatorConfig } from './pg-simulator.ts';
+import { waitUntil } from '../../test/conformance/suite.ts';
+
+/** How long a wait may take before it is a failure (never an assertion on time). */
+const BOUND_MS = 20_000;
 
 const SEED = 'processor-test';
 
@@ -99,15 +103,6 @@ function request(orderId: string, kind: PaymentKind = 'CHARGE'): PaymentRequestM
   return { eventId: randomUUID(), orderId, paymentKey: `pk-${orderId}`, amount: 2500, customerId: randomUUID(), requestedAt: Date.now(), kind };
 }
 
-/** Waits (bounded) until the condition holds; the bound is a failure, never an assertion on time. */
-async function until(what: string, condition: () => boolean, boundMs = 20_000): Promise<void> {
-  const deadline = Date.now() + boundMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** An order id the simulator declines (or not) under SEED and the given rate. */
 function orderWhere(declined: boolean, rate: number): string {
   for (;;) {
@@ -125,7 +120,7 @@ for (const { name, make } of TRANSPORTS) {
     const h = await harness(t, make);
     const id = randomUUID();
     await h.send(requestTopic(h), request(id));
-    await until('an outcome', () => h.outcomes.length === 1);
+    await waitUntil(() => h.outcomes.length === 1, 'an outcome', BOUND_MS);
     t.like(h.outcomes[0], { kind: 'CHARGE', value: { orderId: id, status: 'SUCCESS', amount: 2500 } });
     t.deepEqual(h.sim.stats().charges, { [id]: 1 });
   });
@@ -136,9 +131,9 @@ for (const { name, make } of TRANSPORTS) {
     const req = request(id);
     await h.send(requestTopic(h), req);
     await h.send(requestTopic(h), req);
-    await until('the first outcome', () => h.outcomes.length >= 1);
+    await waitUntil(() => h.outcomes.length >= 1, 'the first outcome', BOUND_MS);
     await h.send(requestTopic(h), { ...req, eventId: randomUUID() });
-    await until('the re-emitted outcome', () => h.outcomes.length >= 2);
+    await waitUntil(() => h.outcomes.length >= 2, 'the re-emitted outcome', BOUND_MS);
     t.true(h.outcomes.every((o) => o.value.orderId === id && o.value.status === 'SUCCESS'));
     t.deepEqual(h.sim.stats().charges, { [id]: 1 });
   });
@@ -148,12 +143,12 @@ for (const { name, make } of TRANSPORTS) {
     const id = randomUUID();
     const req = request(id);
     await h.send(requestTopic(h), req);
-    await until('the outcome', () => h.outcomes.length === 1);
+    await waitUntil(() => h.outcomes.length === 1, 'the outcome', BOUND_MS);
     const processed = h.running.app.recordsProcessed();
     // The same request again on the charger's input, as an uncommitted batch would come back.
     await h.send(internalTopic(h.running.applicationId, PG_REQUESTS), req);
-    await until('the gateway replay', () => h.sim.stats().replays === 1);
-    await until('the duplicate outcome processed', () => h.running.app.recordsProcessed() > processed);
+    await waitUntil(() => h.sim.stats().replays === 1, 'the gateway replay', BOUND_MS);
+    await waitUntil(() => h.running.app.recordsProcessed() > processed, 'the duplicate outcome processed', BOUND_MS);
     t.deepEqual(h.sim.stats().charges, { [id]: 1 });
     t.is(h.outcomes.length, 1, 'the second outcome is a duplicate and not emitted');
   });
@@ -165,7 +160,7 @@ for (const { name, make } of TRANSPORTS) {
     const accepted = orderWhere(false, rate);
     await h.send(requestTopic(h), request(declined));
     await h.send(requestTopic(h), request(accepted));
-    await until('two outcomes', () => h.outcomes.length === 2);
+    await waitUntil(() => h.outcomes.length === 2, 'two outcomes', BOUND_MS);
     const byId = new Map(h.outcomes.map((o) => [o.value.orderId, o]));
     t.is(byId.get(declined)?.value.status, 'FAILED');
     t.regex(byId.get(declined)?.reason ?? '', /declined/);
@@ -177,10 +172,10 @@ for (const { name, make } of TRANSPORTS) {
     const h = await harness(t, make);
     const id = randomUUID();
     await h.send(requestTopic(h), request(id));
-    await until('the charge', () => h.outcomes.length === 1);
+    await waitUntil(() => h.outcomes.length === 1, 'the charge', BOUND_MS);
     await h.send(requestTopic(h), request(id, 'REFUND'));
     await h.send(requestTopic(h), request(id, 'REFUND'));
-    await until('the refund', () => h.outcomes.length === 2);
+    await waitUntil(() => h.outcomes.length === 2, 'the refund', BOUND_MS);
     t.like(h.outcomes[1], { kind: 'REFUND', value: { orderId: id, status: 'SUCCESS' } });
     t.deepEqual(h.sim.stats().refunds, { [id]: 1 });
   });
@@ -190,7 +185,7 @@ for (const { name, make } of TRANSPORTS) {
     h.sim.configure({ errorRate: 1 });
     const ids = Array.from({ length: 8 }, () => randomUUID());
     for (const id of ids) await h.send(requestTopic(h), request(id));
-    await until('every outcome', () => h.outcomes.length === ids.length);
+    await waitUntil(() => h.outcomes.length === ids.length, 'every outcome', BOUND_MS);
     t.true(h.outcomes.every((o) => o.value.status === 'FAILED'));
     t.true(h.outcomes.some((o) => /circuit is open/.test(o.reason ?? '')), 'some failed fast');
     t.deepEqual(h.sim.stats().charges, {});
@@ -206,10 +201,10 @@ for (const { name, make } of TRANSPORTS) {
     });
     const stuck = randomUUID();
     await h.send(requestTopic(h), request(stuck));
-    await until('the stuck call', () => h.sim.stats().timeouts === 1);
+    await waitUntil(() => h.sim.stats().timeouts === 1, 'the stuck call', BOUND_MS);
     const others = Array.from({ length: 5 }, () => randomUUID());
     for (const id of others) await h.send(requestTopic(h), request(id));
-    await until('the later orders', () => h.outcomes.length === others.length);
+    await waitUntil(() => h.outcomes.length === others.length, 'the later orders', BOUND_MS);
     t.deepEqual(h.outcomes.map((o) => o.value.orderId).sort(), [...others].sort());
     t.deepEqual(h.sim.stats().charges, Object.fromEntries(others.map((id) => [id, 1])));
     // Closing now aborts the stuck call: its outcome is unknown, so nothing FAILED is written for it.
