@@ -67,13 +67,18 @@ export function orderTopology(contracts: Contracts, options: OrderTopologyOption
     .stream<string, SagaEnvelope>([contracts.topic('order-processing-topic'), contracts.topic('order-retry-topic')], envelopeTopic)
     .process(() => new OrderSaga(contracts.topic('order-retry-topic'), settings), { name: 'saga', stores: [ORDERS_STORE, RETRIES_STORE, DEADLINES_STORE] });
 
+  // One branch per output topic: each record is routed once, not tested by a filter per topic.
+  const envelopeOutputs = ['order-retry-topic', 'order-dead-letter-topic'] as const;
+  const split = forwards.split({ name: 'to-' });
+  for (const topic of [...SAGA_OUTPUTS, ...envelopeOutputs]) split.branch((_, f) => f.topic === topic, topic);
+  const branches = split.noDefaultBranch();
   for (const topic of SAGA_OUTPUTS) {
-    forwards.filter((_, f) => f.topic === topic, { name: `to-${topic}` })
+    branches.get(`to-${topic}`)!
       .mapValues((f) => f.value as SagaOutput['value'])
       .to(contracts.topic(topic), contracts.produced(topic) as Produced<string, SagaOutput['value']>);
   }
-  for (const topic of ['order-retry-topic', 'order-dead-letter-topic'] as const) {
-    forwards.filter((_, f) => f.topic === topic, { name: `to-${topic}` })
+  for (const topic of envelopeOutputs) {
+    branches.get(`to-${topic}`)!
       .mapValues((f) => f.value as SagaEnvelope)
       .to(contracts.topic(topic), envelopeTopic);
   }
