@@ -72,3 +72,19 @@ export const ORDERS_VIEW: CollectionSpec = {
 };
 export const STOCK_VIEW: CollectionSpec = { name: 'stock', indexes: [{ fields: ['sellerId'] }] };
 export const CHAT_VIEW: CollectionSpec = { name: 'chat', indexes: [{ fields: ['orderId', 'sentAt'] }] };
+
+/**
+ * `products`: the catalogue. The one collection here the gateway writes (a seller creates a
+ * product); the projection only reads it, to know each order line's seller. Keyed by productId.
+ */
+export interface ProductDoc {
+  readonly _id: string;
+  readonly productId: string;
+  readonly sellerId: string;
+  readonly name: string;
+  /** Price of one unit, in minor currency units. */
+  readonly price: number;
+  readonly createdAt: number;
+}
+
+export const PRODUCTS_COLLECTION: CollectionSpec = { name: 'products', indexes: [{ fields: ['sellerId', 'createdAt'] }, { fields: ['createdAt'] }] };
