@@ -118,6 +118,7 @@ const SAMPLES: Samples = {
     to: 'CANCELLED',
     reason: 'payment failed',
     at: at(),
+    sequence: 3,
   }),
   'payment-request-topic': () => ({
     eventId: randomUUID(),

@@ -129,7 +129,7 @@ class Step {
     };
     this.emit({
       topic: 'order-status-topic',
-      value: { eventId: derivedId(this.state.orderId, 'status', version), orderId: this.state.orderId, from, to, reason, at: this.clock.now },
+      value: { eventId: derivedId(this.state.orderId, 'status', version), orderId: this.state.orderId, from, to, reason, at: this.clock.now, sequence: version },
     });
   }
 

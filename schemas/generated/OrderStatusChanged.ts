@@ -10,7 +10,7 @@ export namespace ComOrderstreamOrder {
      * Where an order is in its life; the allowed moves between them are the order processor's transition table.
      */
     export type OrderStatus = "CREATED" | "PENDING_PAYMENT" | "PAYMENT_COMPLETED" | "PREPARING" | "IN_WAREHOUSE" | "SHIPMENT_STARTED" | "IN_TRANSIT" | "COMPLETED" | "REFUND_REQUESTED" | "REFUNDED" | "CANCELLED";
-    export const OrderStatusChangedSchema = "{\"type\":\"record\",\"name\":\"OrderStatusChanged\",\"namespace\":\"com.orderstream.order\",\"doc\":\"An order moved from one status to another (an allowed transition). Pushed to the buyer on /topic/order/{id}. Topic order-status-topic, key orderId.\",\"fields\":[{\"name\":\"eventId\",\"type\":{\"type\":\"string\",\"logicalType\":\"uuid\"},\"doc\":\"Unique id of this event, for idempotent consumers.\"},{\"name\":\"orderId\",\"type\":{\"type\":\"string\",\"logicalType\":\"uuid\"},\"doc\":\"The order.\"},{\"name\":\"from\",\"doc\":\"Status before the change; null when the order was just created.\",\"default\":null,\"type\":[\"null\",{\"type\":\"enum\",\"name\":\"OrderStatus\",\"doc\":\"Where an order is in its life; the allowed moves between them are the order processor's transition table.\",\"symbols\":[\"CREATED\",\"PENDING_PAYMENT\",\"PAYMENT_COMPLETED\",\"PREPARING\",\"IN_WAREHOUSE\",\"SHIPMENT_STARTED\",\"IN_TRANSIT\",\"COMPLETED\",\"REFUND_REQUESTED\",\"REFUNDED\",\"CANCELLED\"]}]},{\"name\":\"to\",\"type\":\"OrderStatus\",\"doc\":\"Status after the change.\"},{\"name\":\"reason\",\"type\":[\"null\",\"string\"],\"default\":null,\"doc\":\"Why, where it matters (e.g. the cancellation reason: out of stock, payment failed).\"},{\"name\":\"at\",\"type\":{\"type\":\"long\",\"logicalType\":\"timestamp-millis\"},\"doc\":\"When the change happened, ms since the epoch.\"}]}";
+    export const OrderStatusChangedSchema = "{\"type\":\"record\",\"name\":\"OrderStatusChanged\",\"namespace\":\"com.orderstream.order\",\"doc\":\"An order moved from one status to another (an allowed transition). Pushed to the buyer on /topic/order/{id}. Topic order-status-topic, key orderId.\",\"fields\":[{\"name\":\"eventId\",\"type\":{\"type\":\"string\",\"logicalType\":\"uuid\"},\"doc\":\"Unique id of this event, for idempotent consumers.\"},{\"name\":\"orderId\",\"type\":{\"type\":\"string\",\"logicalType\":\"uuid\"},\"doc\":\"The order.\"},{\"name\":\"from\",\"doc\":\"Status before the change; null when the order was just created.\",\"default\":null,\"type\":[\"null\",{\"type\":\"enum\",\"name\":\"OrderStatus\",\"doc\":\"Where an order is in its life; the allowed moves between them are the order processor's transition table.\",\"symbols\":[\"CREATED\",\"PENDING_PAYMENT\",\"PAYMENT_COMPLETED\",\"PREPARING\",\"IN_WAREHOUSE\",\"SHIPMENT_STARTED\",\"IN_TRANSIT\",\"COMPLETED\",\"REFUND_REQUESTED\",\"REFUNDED\",\"CANCELLED\"]}]},{\"name\":\"to\",\"type\":\"OrderStatus\",\"doc\":\"Status after the change.\"},{\"name\":\"reason\",\"type\":[\"null\",\"string\"],\"default\":null,\"doc\":\"Why, where it matters (e.g. the cancellation reason: out of stock, payment failed).\"},{\"name\":\"at\",\"type\":{\"type\":\"long\",\"logicalType\":\"timestamp-millis\"},\"doc\":\"When the change happened, ms since the epoch.\"},{\"name\":\"sequence\",\"type\":\"int\",\"default\":0,\"doc\":\"Per-order number of this status change: 1 for the order's first change, +1 for each next one; 0 on records written before the field existed.\"}]}";
     export const OrderStatusChangedName = "com.orderstream.order.OrderStatusChanged";
     /**
      * An order moved from one status to another (an allowed transition). Pushed to the buyer on /topic/order/{id}. Topic order-status-topic, key orderId.
@@ -44,5 +44,11 @@ export namespace ComOrderstreamOrder {
          * When the change happened, ms since the epoch.
          */
         at: number;
+        /**
+         * Per-order number of this status change: 1 for the order's first change, +1 for each next one; 0 on records written before the field existed.
+         *
+         * Default: 0
+         */
+        sequence?: number;
     }
 }
