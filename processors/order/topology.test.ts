@@ -43,6 +43,11 @@ class Harness {
     return changes.length === 0 ? [] : [changes[0]!.from ?? null, ...changes.map((c) => c.to)];
   }
 
+  /** The `sequence` of each status event of the order, in the order written. */
+  sequences(orderId: string): number[] {
+    return this.all<OrderStatusChanged>('order-status-topic').filter((c) => c.orderId === orderId).map((c) => c.sequence ?? 0);
+  }
+
   state(orderId: string): OrderState | undefined {
     return this.driver.getStore<KeyValueStore<string, OrderState>>(ORDERS_STORE).get(orderId);
   }
@@ -335,6 +340,39 @@ test('a CANCEL for an order already cancelled is a no-op, not a rejection; a CAN
   const done = order('WAREHOUSE');
   awaitingPayment(h, done).send('order-command-topic', pay(done)).send('payment-success-topic', paid(done, 'SUCCESS')).send('order-command-topic', cancelCommand(done));
   t.regex(h.all<SagaEnvelope>('order-dead-letter-topic')[0]!.reason!, /CANCEL while COMPLETED: cannot be cancelled/);
+});
+
+/** 1, 2, …, n: one number per status change, none skipped or repeated. */
+const oneToN = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
+
+test('status events carry sequence 1..n per order, without gaps, on every path; redelivered no-ops and other orders do not move it', (t) => {
+  const h = new Harness();
+  const delivered = order();
+  const outOfStock = order();
+  const refund = order();
+  const warehouse = order('WAREHOUSE');
+  const timedOut = order();
+  h.send('order-placed', delivered).send('order-placed', outOfStock).send('order-placed', refund);
+  h.send('stock-response-topic', stock(outOfStock, productA, 'SUCCESS')).send('stock-response-topic', stock(outOfStock, productB, 'FAILED'));
+  h.send('stock-response-topic', stock(outOfStock, productB, 'FAILED'));
+  awaitingPayment(h, delivered).send('order-command-topic', pay(delivered)).send('payment-success-topic', paid(delivered, 'SUCCESS'));
+  h.send('payment-success-topic', paid(delivered, 'SUCCESS')).send('delivery-start-topic', delivery(delivered, 'STARTED'));
+  awaitingPayment(h, refund).send('order-command-topic', pay(refund)).send('payment-success-topic', paid(refund, 'SUCCESS'))
+    .send('delivery-start-topic', delivery(refund, 'FAILED')).send('payment-refund-topic', refunded(refund, 'SUCCESS')).send('payment-refund-topic', refunded(refund, 'SUCCESS'));
+  awaitingPayment(h, warehouse).send('order-command-topic', pay(warehouse)).send('payment-success-topic', paid(warehouse, 'SUCCESS'));
+  awaitingPayment(h, timedOut).advance(61_100);
+
+  t.deepEqual(h.statuses(outOfStock.orderId), [null, 'CREATED', 'CANCELLED']);
+  t.deepEqual(h.sequences(outOfStock.orderId), oneToN(2), 'out of stock: created, cancelled; the repeated FAILED emits nothing');
+  t.deepEqual(h.sequences(delivered.orderId), oneToN(6), 'delivered: CREATED … COMPLETED');
+  t.is(h.state(refund.orderId)?.status, 'REFUNDED');
+  t.deepEqual(h.sequences(refund.orderId), oneToN(6), 'refund: CREATED … REFUNDED; the repeated refund outcome emits nothing');
+  t.deepEqual(h.sequences(warehouse.orderId), oneToN(5), 'warehouse: CREATED … COMPLETED');
+  t.deepEqual(h.statuses(timedOut.orderId), [null, 'CREATED', 'PENDING_PAYMENT', 'CANCELLED']);
+  t.deepEqual(h.sequences(timedOut.orderId), oneToN(3), 'the payment deadline numbers its cancellation too');
+  t.is(h.state(delivered.orderId)?.version, 6, 'the count lives in the order state (the changelogged store)');
+  const ids = h.all<OrderStatusChanged>('order-status-topic').map((c) => c.eventId);
+  t.is(new Set(ids).size, ids.length, 'each status event has its own id');
 });
 
 test('the status machine: terminal statuses lead nowhere, only CREATED and PENDING_PAYMENT can be cancelled', (t) => {
