@@ -1,0 +1,32 @@
+/**
+ * What a reader shows of an order's status: DOMAIN.md's `GET /orders/{id}/status` body, also the
+ * payload of the gateway's status pushes. Descriptions, progress and `canCancel` come from the
+ * order processor's status machine, so the two never disagree.
+ */
+import type { OrderStatus } from '../../schemas/index.ts';
+import { ORDER_STATUSES } from '../order/status.ts';
+import type { OrderView } from './views.ts';
+
+export interface OrderStatusView {
+  readonly orderId: string;
+  readonly status: OrderStatus;
+  readonly statusDescription: string;
+  readonly progressPercentage: number;
+  readonly canCancel: boolean;
+  /** ISO-8601, UTC. */
+  readonly lastUpdated: string;
+}
+
+export function orderStatusView(view: OrderView): OrderStatusView {
+  // A view has a status once its order was placed or its first status event came; CREATED before.
+  const status = view.status ?? 'CREATED';
+  const info = ORDER_STATUSES[status];
+  return {
+    orderId: view.orderId,
+    status,
+    statusDescription: info.description,
+    progressPercentage: info.progressPercentage,
+    canCancel: info.canCancel,
+    lastUpdated: new Date(view.lastUpdated).toISOString(),
+  };
+}
