@@ -26,10 +26,11 @@ import { StreamsApp, StreamsBuilder, type KeyValueStore, type ProcessingGuarante
 import { isMarker } from '../processors/engine/runtime/read-to-end.ts';
 import { registryContracts, type Contracts } from '../processors/common/index.ts';
 import { startEmbeddedProcessors } from '../processors/embedded.ts';
+import { USERS_STORE } from '../processors/order/index.ts';
 import { STOCK_LEVELS_STORE, type StoredLevel } from '../processors/stock/index.ts';
 import {
   embeddedRegistry, remoteRegistry, sampleValue, type OrderCommand, type OrderPlaced, type OrderStatus, type OrderStatusChanged,
-  type Registry, type TopicName, type TopicValue,
+  type Registry, type TopicName, type TopicValue, type User,
 } from '../schemas/index.ts';
 import { MemoryTransport, type Consumer, type Producer, type Transport } from '../transports/index.ts';
 import { kafkaTarget, rabbitTarget, sweep, type BrokerTarget } from '../test/saga/brokers.ts';
@@ -47,6 +48,8 @@ const HOPS = 16;
 const PARTITIONS = 3;
 const COMMIT_INTERVAL_MS = 100;
 const PRODUCTS = 5;
+/** The buyers placing the orders, each a user on users-topic before the first order (the order processor waits for unknown ones). */
+const BUYERS = Array.from({ length: 20 }, (_, i): User => ({ ...sampleValue('users-topic'), email: `buyer-${i}@bench.example`, name: `Bench Buyer ${i}`, role: 'BUYER' }));
 /** Orders per send of the burst; the baseline sends HOPS times as many records per send. */
 const CHUNK = 50;
 /** Orders (and one-hop records) sent one at a time for the unloaded latency, after one unmeasured warm-up. */
@@ -127,6 +130,7 @@ const unlock = () => new Promise((r) => setTimeout(r, Math.random() * COMMIT_INT
 function order(products: readonly string[], i: number): OrderPlaced {
   return {
     ...sampleValue('order-placed'),
+    customerId: BUYERS[i % BUYERS.length]!.id,
     lines: [{ productId: products[i % products.length]!, quantity: 1 + (i % 3), unitPrice: 1_000 + (i % 7) * 100 }],
     placedAt: Date.now(),
   };
@@ -233,6 +237,12 @@ async function saga(): Promise<Result> {
       if (failed.length > 0) throw new Error(`orders did not complete: ${failed.slice(0, 5).join('; ')}\nprocessors' log (first lines):\n${log.slice(0, 15).join('\n')}`);
       return ids.every(completed);
     }), () => `${what}: ${ids.filter(completed).length} of ${ids.length} COMPLETED`, timeoutMs);
+
+    // Buyers: every one in the order processor's users table before the first order, so no order waits for its buyer.
+    await send(run, producer, 'users-topic', BUYERS.map((u) => ({ key: u.id, value: { ...u, updatedAt: Date.now() } })));
+    const orderApp = job.processors.find((p) => p.applicationId === `${run.prefix}order-processor`)!.app;
+    await waitFor(check(() => BUYERS.every((u) => orderApp.stores<KeyValueStore<string, User>>(USERS_STORE).some((s) => s.get(u.id) !== undefined))),
+      () => 'the order processor to hold every buyer');
 
     // Sellers: ample stock of a few products, held by the stock processor before the first order.
     const sellerId = randomUUID();

@@ -22,12 +22,14 @@ test('the embedded job takes an order from placement to COMPLETED, and cancels o
     await producer.send([{ topic, key: Buffer.from(key), value: await serde.serialize(topic, value) }]);
   };
   const statuses = new Map<string, OrderStatus[]>();
+  const sequences = new Map<string, number[]>();
   const reader = transport.consumer({ groupId: 'embedded-test-reader', topics: ['order-status-topic'] });
   await reader.connect();
   await reader.run(async (batch) => {
     for (const r of batch.records) {
       const change = await contracts.consumed('order-status-topic').valueSerde!.deserialize(batch.topic, r.value!) as OrderStatusChanged;
       statuses.set(change.orderId, [...(statuses.get(change.orderId) ?? []), change.to]);
+      sequences.set(change.orderId, [...(sequences.get(change.orderId) ?? []), change.sequence ?? 0]);
     }
   });
   const reach = async (orderId: string, status: OrderStatus) => {
@@ -40,6 +42,10 @@ test('the embedded job takes an order from placement to COMPLETED, and cancels o
     await send('stock-levels-topic', stocked, { productId: stocked, sellerId, available: 10, updatedAt: Date.now() });
     const order: OrderPlaced = { ...sampleValue('order-placed'), lines: [{ productId: stocked, quantity: 3, unitPrice: 2_500 }] };
     const missing: OrderPlaced = { ...sampleValue('order-placed'), lines: [{ productId: randomUUID(), quantity: 1, unitPrice: 100 }] };
+    // The gateway publishes every user on signup; the order processor waits for buyers it does not know.
+    for (const buyer of [order.customerId, missing.customerId]) {
+      await send('users-topic', buyer, { ...sampleValue('users-topic'), id: buyer, role: 'BUYER' });
+    }
     await send('order-placed', order.orderId, order);
     await send('order-placed', missing.orderId, missing);
     t.deepEqual(await reach(order.orderId, 'PENDING_PAYMENT'), ['CREATED', 'PENDING_PAYMENT']);
@@ -48,6 +54,8 @@ test('the embedded job takes an order from placement to COMPLETED, and cancels o
     });
     t.deepEqual(await reach(order.orderId, 'COMPLETED'), ['CREATED', 'PENDING_PAYMENT', 'PAYMENT_COMPLETED', 'PREPARING', 'SHIPMENT_STARTED', 'COMPLETED']);
     t.deepEqual(await reach(missing.orderId, 'CANCELLED'), ['CREATED', 'CANCELLED']);
+    t.deepEqual(sequences.get(order.orderId), [1, 2, 3, 4, 5, 6], 'status events numbered per order');
+    t.deepEqual(sequences.get(missing.orderId), [1, 2]);
     t.is(job.pg!.stats().charges[order.orderId], 1, 'charged once through the simulator');
     const stores = job.processors.find((p) => p.applicationId === 'stock-processor')!.app.stores('stock-levels') as KeyValueStore<string, { available: number }>[];
     t.deepEqual(stores.map((s) => s.get(stocked)?.available).filter((a) => a !== undefined), [7], 'reserved 3 of 10, held by one task');

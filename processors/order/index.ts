@@ -2,8 +2,8 @@
 import { numberFromEnv, type ProcessorSpec } from '../common/index.ts';
 import { orderTopology } from './topology.ts';
 
-export { orderTopology, ORDERS_STORE, RETRIES_STORE, DEADLINES_STORE, type OrderTopologyOptions, type SagaForward } from './topology.ts';
-export { decide, expire, NotYetApplicable, TransitionRejected, SAGA_OUTPUTS, type OrderState, type Decision, type SagaOutput } from './saga.ts';
+export { orderTopology, ORDERS_STORE, RETRIES_STORE, DEADLINES_STORE, USERS_STORE, type OrderTopologyOptions, type SagaForward } from './topology.ts';
+export { decide, expire, NotYetApplicable, TransitionRejected, SAGA_OUTPUTS, type OrderState, type Decision, type SagaOutput, type SagaLookups, type SagaClock } from './saga.ts';
 export { ORDER_STATUSES, canTransitionTo, isTerminal, type StatusInfo } from './status.ts';
 export { ORDER_INPUTS, envelopeSerde, type OrderEvent, type SagaEnvelope } from './envelope.ts';
 
@@ -14,7 +14,7 @@ export { ORDER_INPUTS, envelopeSerde, type OrderEvent, type SagaEnvelope } from 
 export const orderSpec: ProcessorSpec = {
   name: 'order',
   topics: [
-    'order-placed', 'order-command-topic', 'stock-response-topic', 'payment-success-topic', 'payment-refund-topic', 'delivery-start-topic',
+    'order-placed', 'order-command-topic', 'stock-response-topic', 'payment-success-topic', 'payment-refund-topic', 'delivery-start-topic', 'users-topic',
     'order-processing-topic', 'order-retry-topic', 'order-dead-letter-topic',
     'order-status-topic', 'order-created', 'stock-release-topic', 'payment-request-topic', 'delivery-request-topic', 'order-completed-topic',
   ],

@@ -6,10 +6,13 @@
  *
  * Redelivered events are recognised from the order's own state (a line already answered, a
  * payment already settled, a command id already applied) and change nothing.
+ *
+ * What the saga needs from outside the order (the buyer, from the users table) the processor
+ * looks up and passes in (`SagaLookups`), so that a decision depends on its inputs alone.
  */
 import type {
   DeliveryAddress, DeliveryStartMessage, Fulfilment, OrderCommand, OrderPlaced, OrderStatus,
-  PaymentRefundMessage, PaymentSuccessMessage, StockResponseMessage, TopicValue,
+  PaymentRefundMessage, PaymentSuccessMessage, StockResponseMessage, TopicValue, User,
 } from '../../schemas/index.ts';
 import { derivedId } from '../common/index.ts';
 import type { OrderEvent } from './envelope.ts';
@@ -63,6 +66,15 @@ export interface Decision {
   readonly outputs: readonly SagaOutput[];
 }
 
+/** Facts from outside the order, looked up by the processor before it decides. */
+export interface SagaLookups {
+  /**
+   * For an OrderPlaced: the buyer as the users table has them, undefined when the table has no
+   * such user (yet). Not consulted for other events.
+   */
+  readonly customer: User | undefined;
+}
+
 export interface SagaClock {
   /** Wall-clock time of the decision, ms since the epoch. */
   readonly now: number;
@@ -85,9 +97,9 @@ export class TransitionRejected extends Error {
 }
 
 /** Applies one event to an order (absent before its OrderPlaced). */
-export function decide(state: OrderState | undefined, event: OrderEvent, clock: SagaClock): Decision {
+export function decide(state: OrderState | undefined, event: OrderEvent, clock: SagaClock, lookups: SagaLookups): Decision {
   switch (event.topic) {
-    case 'order-placed': return placed(state, event.value, clock);
+    case 'order-placed': return placed(state, event.value, lookups.customer, clock);
     case 'order-command-topic': return command(existing(state, event.value.orderId, 'command'), event.value, clock);
     case 'stock-response-topic': return stockResponse(existing(state, event.value.orderId, 'stock response'), event.value, clock);
     case 'payment-success-topic': return paymentOutcome(known(state, event.value.orderId, 'payment outcome'), event.value, clock);
@@ -162,13 +174,16 @@ function known(state: OrderState | undefined, orderId: string, what: string): Or
   return state;
 }
 
-function placed(state: OrderState | undefined, order: OrderPlaced, clock: SagaClock): Decision {
+function placed(state: OrderState | undefined, order: OrderPlaced, customer: User | undefined, clock: SagaClock): Decision {
   if (state !== undefined) {
     if (state.placedEventId === order.eventId) return unchanged(state);
     throw new TransitionRejected(order.orderId, `placed again by event ${order.eventId}; the order exists (${state.status})`);
   }
   const problems = checkPlaced(order);
   if (problems.length > 0) throw new TransitionRejected(order.orderId, `invalid order: ${problems.join('; ')}`);
+  // A fresh signup may not have reached this processor's users table yet: wait, like any early event.
+  if (customer === undefined) throw new NotYetApplicable(order.orderId, `customer ${order.customerId} is not (yet) a known user`);
+  if (customer.role !== 'BUYER') throw new TransitionRejected(order.orderId, `customer ${order.customerId} is a ${customer.role}, not a BUYER: only buyers place orders`);
   const merged = new Map<string, { quantity: number; unitPrice: number }>();
   for (const l of order.lines) {
     const m = merged.get(l.productId);
@@ -176,7 +191,7 @@ function placed(state: OrderState | undefined, order: OrderPlaced, clock: SagaCl
   }
   const lines = [...merged].map(([productId, l]) => ({ productId, ...l, stock: null, released: false }));
   const initial: OrderState = {
-    orderId: order.orderId, customerId: order.customerId, status: 'CREATED', fulfilment: order.fulfilment, delivery: order.delivery ?? null,
+    orderId: order.orderId, customerId: order.customerId, status: 'CREATED', fulfilment: order.fulfilment, delivery: recipient(order.delivery ?? null, customer),
     lines, totalAmount: order.lines.reduce((sum, l) => sum + l.quantity * l.unitPrice, 0),
     placedEventId: order.eventId, placedAt: order.placedAt, version: 0, updatedAt: clock.now, awaitingPaymentSince: null,
     payment: null, paymentOutcome: null, refundOutcome: null, deliveryId: null, reason: null, commands: [],
@@ -198,6 +213,21 @@ function checkPlaced(order: OrderPlaced): string[] {
   });
   if (order.fulfilment === 'DELIVERY' && (order.delivery ?? null) === null) problems.push('DELIVERY needs a delivery address');
   return problems;
+}
+
+/**
+ * The recipient defaults to the buyer: an empty name or phone is taken from their profile (the
+ * phone only if the profile has one). Kept in the order state, so that the delivery request
+ * built later carries what was decided here, whatever the profile says by then.
+ */
+function recipient(delivery: DeliveryAddress | null, buyer: User): DeliveryAddress | null {
+  if (delivery === null) return null;
+  const blank = (s: string) => s.trim() === '';
+  return {
+    ...delivery,
+    name: blank(delivery.name) ? buyer.name : delivery.name,
+    phone: blank(delivery.phone) ? buyer.phone ?? delivery.phone : delivery.phone,
+  };
 }
 
 function stockResponse(state: OrderState, response: StockResponseMessage, clock: SagaClock): Decision {

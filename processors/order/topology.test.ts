@@ -3,23 +3,34 @@ import { randomUUID } from 'node:crypto';
 import { TopologyTestDriver, type KeyValueStore } from '../engine/index.ts';
 import { plainContracts } from '../common/index.ts';
 import type {
-  DeliveryStartMessage, OrderCommand, OrderPlaced, OrderStatus, OrderStatusChanged, PaymentRefundMessage, PaymentSuccessMessage, StockResponseMessage, TopicName,
+  DeliveryRequestMessage, DeliveryStartMessage, OrderCommand, OrderPlaced, OrderStatus, OrderStatusChanged, PaymentRefundMessage, PaymentSuccessMessage,
+  StockResponseMessage, TopicName, User,
 } from '../../schemas/index.ts';
 import { sampleValue } from '../../schemas/index.ts';
-import { orderTopology, ORDERS_STORE, type OrderTopologyOptions } from './topology.ts';
+import { orderTopology, ORDERS_STORE, USERS_STORE, type OrderTopologyOptions } from './topology.ts';
 import type { OrderState } from './saga.ts';
 import type { SagaEnvelope } from './envelope.ts';
 import { canTransitionTo, ORDER_STATUSES } from './status.ts';
 
 const START = 1_700_000_000_000;
 
-/** The order topology under the test driver, with the broker's part played here: envelopes go round. */
+/**
+ * The order topology under the test driver, with the broker's part played here: envelopes go
+ * round. The test buyer (`customerId`) is in the users table from the start.
+ */
 class Harness {
   readonly driver: TopologyTestDriver;
   private readonly seen = new Map<string, unknown[]>();
 
   constructor(options: OrderTopologyOptions = {}) {
     this.driver = new TopologyTestDriver(orderTopology(plainContracts(), { retryBackoffMs: 1_000, maxAttempts: 3, paymentDeadlineMs: 60_000, ...options }), { wallClockStartMs: START });
+    this.user(user());
+  }
+
+  /** Publishes a user to users-topic (key id), as the gateway does on signup and change. */
+  user(u: User): this {
+    this.driver.pipe('users-topic', u.id, u, { timestamp: this.driver.wallClockTime() });
+    return this;
   }
 
   send<T extends TopicName>(topic: T, value: { orderId: string }, timestamp = this.driver.wallClockTime()): this {
@@ -75,6 +86,8 @@ class Harness {
 }
 
 const customerId = randomUUID();
+const user = (overrides: Partial<User> = {}): User =>
+  ({ id: customerId, email: 'minji@example.com', role: 'BUYER', name: 'Kim Minji', phone: '010-1234-5678', updatedAt: START, ...overrides });
 const productA = randomUUID();
 const productB = randomUUID();
 
@@ -373,6 +386,110 @@ test('status events carry sequence 1..n per order, without gaps, on every path; 
   t.is(h.state(delivered.orderId)?.version, 6, 'the count lives in the order state (the changelogged store)');
   const ids = h.all<OrderStatusChanged>('order-status-topic').map((c) => c.eventId);
   t.is(new Set(ids).size, ids.length, 'each status event has its own id');
+});
+
+test('the users table: users-topic fills the global store, latest value per id', (t) => {
+  const h = new Harness();
+  h.user(user({ name: 'Kim Min-ji', updatedAt: START + 1 }));
+  t.like(h.driver.getStore<KeyValueStore<string, User>>(USERS_STORE).get(customerId), { name: 'Kim Min-ji', role: 'BUYER' });
+});
+
+test('an order by a customer the users table does not know waits with back-off, and goes ahead once the user arrives', (t) => {
+  const h = new Harness();
+  const newcomer = randomUUID();
+  const o = order('DELIVERY', { customerId: newcomer });
+  h.send('order-placed', o);
+  t.deepEqual(h.statuses(o.orderId), [], 'not created yet');
+  const [retry] = h.all<SagaEnvelope>('order-retry-topic');
+  t.like(retry, { attempt: 1, errorType: 'NotYetApplicable', nextAttemptAt: START + 1_000 });
+  t.regex(retry!.reason!, new RegExp(`customer ${newcomer} is not \\(yet\\) a known user`));
+  h.user(user({ id: newcomer }));
+  h.advance(1_100);
+  t.deepEqual(h.statuses(o.orderId), [null, 'CREATED']);
+  t.deepEqual(h.sequences(o.orderId), [1]);
+  t.deepEqual(h.all('order-dead-letter-topic'), []);
+});
+
+test('an order by a customer who never becomes known is dead-lettered after the last attempt, with the reason', (t) => {
+  const h = new Harness({ maxAttempts: 3, retryBackoffMs: 1_000 });
+  const o = order('DELIVERY', { customerId: randomUUID() });
+  h.send('order-placed', o);
+  for (let i = 0; i < 8; i++) h.advance(1_000);
+  t.is(h.all('order-retry-topic').length, 3);
+  const [dead] = h.all<SagaEnvelope>('order-dead-letter-topic');
+  t.like(dead, { attempt: 3, errorType: 'NotYetApplicable' });
+  t.regex(dead!.reason!, /gave up after 3 retries: .*is not \(yet\) a known user/);
+  t.is(h.state(o.orderId), undefined);
+  t.deepEqual(h.all('order-created'), []);
+});
+
+test('an order placed by a SELLER is rejected with the reason and never created', (t) => {
+  const h = new Harness();
+  const seller = randomUUID();
+  h.user(user({ id: seller, role: 'SELLER', email: 'shop@example.com' }));
+  const o = order('DELIVERY', { customerId: seller });
+  h.send('order-placed', o);
+  const dead = h.all<SagaEnvelope>('order-dead-letter-topic');
+  t.is(dead.length, 1);
+  t.like(dead[0], { errorType: 'TransitionRejected', orderId: o.orderId });
+  t.regex(dead[0]!.reason!, new RegExp(`customer ${seller} is a SELLER, not a BUYER`));
+  t.is(dead[0]!.event.topic, 'order-placed', 'the dead letter carries the order');
+  t.deepEqual(h.all('order-retry-topic'), [], 'not retried');
+  t.is(h.state(o.orderId), undefined);
+  t.deepEqual(h.statuses(o.orderId), []);
+  t.deepEqual(h.all('order-created'), []);
+});
+
+test('a user who changes role is judged by their latest version', (t) => {
+  const h = new Harness();
+  h.user(user({ role: 'SELLER', updatedAt: START + 1 }));
+  const o = order();
+  h.send('order-placed', o);
+  t.regex(h.all<SagaEnvelope>('order-dead-letter-topic')[0]!.reason!, /is a SELLER/);
+  h.user(user({ role: 'BUYER', updatedAt: START + 2 }));
+  const again = order();
+  h.send('order-placed', again);
+  t.deepEqual(h.statuses(again.orderId), [null, 'CREATED']);
+});
+
+/** Places a DELIVERY order with this recipient and takes it to the delivery request. */
+function deliveryRequestFor(h: Harness, recipient: { name: string; phone: string }): DeliveryRequestMessage {
+  const o = order('DELIVERY', { delivery: { ...sampleValue('order-placed').delivery!, ...recipient } });
+  awaitingPayment(h, o).send('order-command-topic', pay(o)).send('payment-success-topic', paid(o, 'SUCCESS'));
+  const request = h.all<DeliveryRequestMessage>('delivery-request-topic').find((r) => r.orderId === o.orderId);
+  if (request === undefined) throw new Error(`no delivery request for ${o.orderId}`);
+  return request;
+}
+
+test('a delivery recipient with an empty name or phone is filled from the buyer\'s profile; given ones are kept', (t) => {
+  const h = new Harness();
+  t.like(deliveryRequestFor(h, { name: '', phone: '' }), { name: 'Kim Minji', phone: '010-1234-5678', customerId });
+  t.like(deliveryRequestFor(h, { name: '  ', phone: '02-555-0100' }), { name: 'Kim Minji', phone: '02-555-0100' });
+  t.like(deliveryRequestFor(h, { name: 'Lee Seo-yeon', phone: '' }), { name: 'Lee Seo-yeon', phone: '010-1234-5678' });
+  t.like(deliveryRequestFor(h, { name: 'Lee Seo-yeon', phone: '02-555-0100' }), { name: 'Lee Seo-yeon', phone: '02-555-0100' });
+});
+
+test('a profile without a phone leaves an empty recipient phone empty; the recipient is fixed when the order is placed', (t) => {
+  const h = new Harness();
+  h.user(user({ phone: null }));
+  const o = order('DELIVERY', { delivery: { ...sampleValue('order-placed').delivery!, name: '', phone: '' } });
+  awaitingPayment(h, o);
+  t.like(h.state(o.orderId)?.delivery, { name: 'Kim Minji', phone: '' });
+  h.user(user({ name: 'Renamed Later', phone: '010-9999-0000', updatedAt: START + 5 }));
+  h.send('order-command-topic', pay(o)).send('payment-success-topic', paid(o, 'SUCCESS'));
+  t.like(h.all('delivery-request-topic'), [{ orderId: o.orderId, name: 'Kim Minji', phone: '' }], 'as decided at placement');
+});
+
+test('a redelivered OrderPlaced is recognised even after its buyer left the table', (t) => {
+  const h = new Harness();
+  const o = order();
+  h.send('order-placed', o);
+  h.driver.pipe('users-topic', customerId, null, { timestamp: START });
+  t.is(h.driver.getStore<KeyValueStore<string, User>>(USERS_STORE).get(customerId), undefined, 'a tombstone removes the user');
+  h.send('order-placed', o);
+  t.deepEqual(h.sequences(o.orderId), [1]);
+  t.deepEqual(h.all('order-retry-topic'), []);
+  t.deepEqual(h.all('order-dead-letter-topic'), []);
 });
 
 test('the status machine: terminal statuses lead nowhere, only CREATED and PENDING_PAYMENT can be cancelled', (t) => {

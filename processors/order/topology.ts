@@ -5,7 +5,8 @@
  *   order-command-topic ──┤
  *   stock-response-topic ─┼─ envelope ─▶ order-processing-topic ─┐
  *   payment-success-topic ┤                                      ├─▶ saga [orders, order-retries, order-deadlines]
- *   delivery-start-topic ─┘            order-retry-topic ────────┘      │
+ *   payment-refund-topic ─┤            order-retry-topic ────────┘      │   ◀── reads [order-users]: global table of users-topic
+ *   delivery-start-topic ─┘                                              │
  *                                                                        ├─▶ order-status-topic, order-created, stock-release-topic,
  *                                                                        │   payment-request-topic, delivery-request-topic, order-completed-topic
  *                                                                        ├─▶ order-retry-topic        (not yet applicable: back-off, then again)
@@ -13,11 +14,16 @@
  *
  * Retries wait in a store until due and are taken up by a wall-clock punctuator, so a waiting
  * event never holds up other orders. The payment deadline works the same way.
+ *
+ * The users table is global (every instance holds all users, whatever partitions it runs): an
+ * OrderPlaced's buyer is looked up in it and handed to the saga, which waits for a user it does
+ * not know yet and refuses orders placed by a seller.
  */
 import {
   keyValueStore, Serdes, StreamsBuilder, type Codec, type KeyValueStore, type Processor, type ProcessorContext,
   type Produced, type StreamRecord, type Topology,
 } from '../engine/index.ts';
+import type { User } from '../../schemas/index.ts';
 import type { Contracts } from '../common/index.ts';
 import { derivedId } from '../common/index.ts';
 import { envelopeSerde, ORDER_INPUTS, type OrderEvent, type OrderInput, type SagaEnvelope } from './envelope.ts';
@@ -37,6 +43,8 @@ export interface OrderTopologyOptions {
 export const ORDERS_STORE = 'orders';
 export const RETRIES_STORE = 'order-retries';
 export const DEADLINES_STORE = 'order-deadlines';
+/** The global table of users-topic (latest User per id), read by the saga for each OrderPlaced. */
+export const USERS_STORE = 'order-users';
 
 /** What the saga hands downstream: a contract record, or the envelope of a retry or dead letter. */
 export type SagaForward = SagaOutput | { readonly topic: 'order-retry-topic' | 'order-dead-letter-topic'; readonly value: SagaEnvelope };
@@ -57,6 +65,8 @@ export function orderTopology(contracts: Contracts, options: OrderTopologyOption
     .addStateStore(keyValueStore<string, SagaEnvelope>(RETRIES_STORE, { keyCodec: Serdes.string(), valueCodec: jsonWithBuffers<SagaEnvelope>() }))
     .addStateStore(keyValueStore<string, string>(DEADLINES_STORE, { keyCodec: Serdes.string(), valueCodec: Serdes.string() }));
 
+  builder.globalTable(contracts.topic('users-topic'), contracts.consumed('users-topic'), { storeName: USERS_STORE });
+
   for (const topic of ORDER_INPUTS) {
     builder.stream(contracts.topic(topic), contracts.consumed(topic) as Parameters<StreamsBuilder['stream']>[1])
       .process(() => new Envelope(topic, settings.maxAttempts), { name: `envelope-${topic}` })
@@ -65,7 +75,7 @@ export function orderTopology(contracts: Contracts, options: OrderTopologyOption
 
   const forwards = builder
     .stream<string, SagaEnvelope>([contracts.topic('order-processing-topic'), contracts.topic('order-retry-topic')], envelopeTopic)
-    .process(() => new OrderSaga(contracts.topic('order-retry-topic'), settings), { name: 'saga', stores: [ORDERS_STORE, RETRIES_STORE, DEADLINES_STORE] });
+    .process(() => new OrderSaga(contracts.topic('order-retry-topic'), settings), { name: 'saga', stores: [ORDERS_STORE, RETRIES_STORE, DEADLINES_STORE, USERS_STORE] });
 
   // One branch per output topic: each record is routed once, not tested by a filter per topic.
   const envelopeOutputs = ['order-retry-topic', 'order-dead-letter-topic'] as const;
@@ -126,6 +136,7 @@ class OrderSaga implements Processor<string, SagaEnvelope, string, SagaForward> 
   private orders!: KeyValueStore<string, OrderState>;
   private retries!: KeyValueStore<string, SagaEnvelope>;
   private deadlines!: KeyValueStore<string, string>;
+  private users!: KeyValueStore<string, User>;
 
   /** Wall-clock time of the last input record (or of start): a task that has had none for a while is caught up. */
   private lastInputAt = 0;
@@ -137,6 +148,7 @@ class OrderSaga implements Processor<string, SagaEnvelope, string, SagaForward> 
     this.orders = context.getStateStore(ORDERS_STORE);
     this.retries = context.getStateStore(RETRIES_STORE);
     this.deadlines = context.getStateStore(DEADLINES_STORE);
+    this.users = context.getStateStore(USERS_STORE);
     // A task that has just started (after a crash, a rebalance) may not have fetched its backlog yet.
     this.lastInputAt = context.currentSystemTime();
     context.schedule(this.settings.tickMs, 'wall-clock-time', (now) => {
@@ -161,7 +173,8 @@ class OrderSaga implements Processor<string, SagaEnvelope, string, SagaForward> 
     const state = this.orders.get(envelope.orderId);
     let decision: Decision;
     try {
-      decision = decide(state, envelope.event, { now });
+      const customer = envelope.event.topic === 'order-placed' ? this.users.get(envelope.event.value.customerId) : undefined;
+      decision = decide(state, envelope.event, { now }, { customer });
     } catch (e) {
       if (e instanceof NotYetApplicable) this.retryLater(envelope, e, now, timestamp);
       else this.deadLetter(envelope, e, now, timestamp);

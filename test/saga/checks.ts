@@ -3,7 +3,7 @@
  * problems (empty: fine). The test turns each list into one assertion whose message names the
  * orders and products concerned.
  */
-import type { OrderCompletedMessage, OrderStatus, OrderStatusChanged } from '../../schemas/index.ts';
+import type { OrderCompletedMessage, OrderStatus, OrderStatusChanged, RetryEnvelope } from '../../schemas/index.ts';
 import { TERMINAL, expectedLevels, expectedOutcome, type FinalState, type OutcomeCause, type Scenario } from './scenario.ts';
 
 /**
@@ -36,7 +36,10 @@ export function chain(events: readonly OrderStatusChanged[]): string {
   return events.map((e, i) => (i === 0 || e.from !== events[i - 1]!.to ? `${e.from ?? '∅'}→${step(e)}` : `→${step(e)}`)).join(' ');
 }
 
-/** Problems with one order's status sequence. */
+/**
+ * Problems with one order's status sequence (events in arrival order, one per eventId): the
+ * moves, and the numbering — event i carries `sequence` i + 1, so a consumer can tell a gap.
+ */
 export function sequenceProblems(events: readonly OrderStatusChanged[], fulfilment: 'DELIVERY' | 'WAREHOUSE'): string[] {
   const problems: string[] = [];
   let current: OrderStatus | null = null;
@@ -48,6 +51,7 @@ export function sequenceProblems(events: readonly OrderStatusChanged[], fulfilme
     else if (current !== null && !SANE_TRANSITIONS[current].includes(e.to)) problems.push(`${current}→${e.to} is not an allowed move`);
     if (fulfilment === 'WAREHOUSE' && DELIVERY_ONLY.has(e.to)) problems.push(`WAREHOUSE order went to ${e.to}`);
     if (fulfilment === 'DELIVERY' && e.to === 'IN_WAREHOUSE') problems.push('DELIVERY order went to IN_WAREHOUSE');
+    if (e.sequence !== i + 1) problems.push(`event ${i} (→${e.to}) carries sequence ${e.sequence ?? 'none'}, not ${i + 1}`);
     current = e.to;
   }
   return problems;
@@ -164,6 +168,26 @@ export function duplicateEffects(statuses: readonly OrderStatusChanged[], comple
   }
   for (const [, es] of count(completed, (e) => `${e.orderId}|${e.eventId}`)) {
     if (es.length > 1) out.push(`${es[0]!.orderId}: order-completed ${es[0]!.eventId} delivered ${es.length}×`);
+  }
+  return out;
+}
+
+/**
+ * order-dead-letter-topic against the scenario: each rejected order exactly once, rejected
+ * (TransitionRejected) with its reason; nothing else (a planned order there was lost).
+ */
+export function deadLetterMismatches(s: Scenario, deadLetters: readonly Pick<RetryEnvelope, 'orderId' | 'errorType' | 'reason' | 'sourceTopic' | 'attempt' | 'maxAttempts'>[]): string[] {
+  const out: string[] = [];
+  const rejected = new Map(s.rejected.map((r) => [r.placed.orderId, r]));
+  const describe = (d: (typeof deadLetters)[number]) => `from ${d.sourceTopic} after ${d.attempt}/${d.maxAttempts}: ${d.errorType ?? ''} ${d.reason ?? ''}`;
+  for (const d of deadLetters) {
+    const r = rejected.get(d.orderId);
+    if (r === undefined) out.push(`${d.orderId} dead-lettered ${describe(d)}`);
+    else if (d.errorType !== 'TransitionRejected' || !(d.reason ?? '').includes(r.because)) out.push(`${d.orderId} dead-lettered ${describe(d)}; expected TransitionRejected saying "${r.because}"`);
+  }
+  for (const r of s.rejected) {
+    const n = deadLetters.filter((d) => d.orderId === r.placed.orderId).length;
+    if (n !== 1) out.push(`${r.placed.orderId} (${r.because}): dead-lettered ${n}×, expected once`);
   }
   return out;
 }

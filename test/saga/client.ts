@@ -1,7 +1,8 @@
 /**
  * The buyers and sellers of the scenario, talking to the processors only through topics with the
- * registry-backed serdes: sellers write stock levels, buyers place orders, cancel some at once and
- * pay the rest when they reach PENDING_PAYMENT. One reader follows everything the test checks:
+ * registry-backed serdes: every user is published to users-topic (as the gateway does on signup),
+ * sellers write stock levels, buyers place orders, cancel some at once and pay the rest when they
+ * reach PENDING_PAYMENT; a seller places the scenario's rejected order. One reader follows everything the test checks:
  * order statuses, order-completed events, the order processor's dead letters, every processor's
  * engine dead-letter topic, and the stock processor's changelog (every level it ever wrote).
  *
@@ -140,6 +141,12 @@ export class SagaClient {
     return this.reader?.stopped() ?? Promise.resolve();
   }
 
+  /** Every buyer and seller of the scenario, on users-topic keyed by id (before any order). */
+  async publishUsers(): Promise<void> {
+    const topic = this.topic('users-topic');
+    await this.send(await Promise.all(this.o.scenario.users.map(async (u) => ({ topic, key: Buffer.from(u.id), value: await this.serde('users-topic').serialize(topic, u) }))));
+  }
+
   /** Sellers set the level of every AMPLE and SCARCE product. */
   async setStockLevels(): Promise<void> {
     const topic = this.topic('stock-levels-topic');
@@ -154,12 +161,16 @@ export class SagaClient {
 
   /**
    * Places every order, never more than `maxInFlight` unfinished at once; sends CANCEL for the
-   * CANCEL orders right after their batch.
+   * CANCEL orders right after their batch. The rejected orders go first (they never count as
+   * unfinished).
    */
   async placeOrders(): Promise<void> {
     const placed = this.topic('order-placed');
     const commands = this.topic('order-command-topic');
     const orders = this.o.scenario.orders;
+    await this.send(await Promise.all(this.o.scenario.rejected.map(async (r) => ({
+      topic: placed, key: Buffer.from(r.placed.orderId), value: await this.serde('order-placed').serialize(placed, { ...r.placed, placedAt: Date.now() }),
+    }))));
     for (let i = 0; i < orders.length; i += this.o.batchSize) {
       const batch = orders.slice(i, i + this.o.batchSize);
       for (;;) {

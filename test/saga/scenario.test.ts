@@ -6,7 +6,7 @@
 import test from 'ava';
 import type { OrderCompletedMessage, OrderStatus, OrderStatusChanged } from '../../schemas/index.ts';
 import {
-  REASON_OF, completedMismatches, duplicateEffects, gatewayMismatches, reasonMismatches, levelMismatches, outcomeMismatches, sequenceProblems, stateDifferences,
+  REASON_OF, completedMismatches, deadLetterMismatches, duplicateEffects, gatewayMismatches, reasonMismatches, levelMismatches, outcomeMismatches, sequenceProblems, stateDifferences,
 } from './checks.ts';
 import { buildScenario, expectedLevels, expectedOutcome, predictedState, stockLevels, type Scenario } from './scenario.ts';
 import { stuckReport } from './saga.ts';
@@ -56,8 +56,8 @@ test('every outcome occurs in roughly the intended share; levels never go negati
   t.true(s.orders.some((o) => new Set(o.placed.lines.map((l) => l.productId)).size < o.placed.lines.length), 'some order repeats a product');
 });
 
-const ev = (orderId: string, from: OrderStatus | null, to: OrderStatus): OrderStatusChanged => ({ eventId: `${orderId}-${to}`, orderId, from, to, reason: null, at: 0 });
-const path = (orderId: string, ...steps: OrderStatus[]) => steps.map((to, i) => ev(orderId, i === 0 ? null : steps[i - 1]!, to));
+const ev = (orderId: string, from: OrderStatus | null, to: OrderStatus, sequence = 1): OrderStatusChanged => ({ eventId: `${orderId}-${to}`, orderId, from, to, reason: null, at: 0, sequence });
+const path = (orderId: string, ...steps: OrderStatus[]) => steps.map((to, i) => ev(orderId, i === 0 ? null : steps[i - 1]!, to, i + 1));
 
 test('sequence check: accepts the saga paths, rejects moves after terminal, skipped steps and crossed fulfilment', (t) => {
   t.deepEqual(sequenceProblems(path('a', 'CREATED', 'PENDING_PAYMENT', 'PAYMENT_COMPLETED', 'PREPARING', 'SHIPMENT_STARTED', 'COMPLETED'), 'DELIVERY'), []);
@@ -67,8 +67,44 @@ test('sequence check: accepts the saga paths, rejects moves after terminal, skip
   t.true(sequenceProblems(path('a', 'CREATED', 'CANCELLED', 'PENDING_PAYMENT'), 'DELIVERY').some((p) => p.includes('after terminal CANCELLED')));
   t.true(sequenceProblems(path('a', 'CREATED', 'PAYMENT_COMPLETED'), 'DELIVERY').some((p) => p.includes('not an allowed move')));
   t.true(sequenceProblems(path('a', 'CREATED', 'PENDING_PAYMENT', 'PAYMENT_COMPLETED', 'PREPARING'), 'WAREHOUSE').some((p) => p.includes('WAREHOUSE order went to PREPARING')));
-  t.true(sequenceProblems([ev('a', null, 'CREATED'), ev('a', 'PENDING_PAYMENT', 'CANCELLED')], 'DELIVERY').some((p) => p.includes('but the order was CREATED')));
+  t.true(sequenceProblems([ev('a', null, 'CREATED'), ev('a', 'PENDING_PAYMENT', 'CANCELLED', 2)], 'DELIVERY').some((p) => p.includes('but the order was CREATED')));
   t.true(sequenceProblems([ev('a', 'CREATED', 'PENDING_PAYMENT')], 'DELIVERY').some((p) => p.includes('not ∅→CREATED')));
+});
+
+test('sequence check: status events are numbered 1..n in arrival order; a gap, a repeat or a missing number is caught', (t) => {
+  const ok = path('a', 'CREATED', 'PENDING_PAYMENT', 'CANCELLED');
+  t.deepEqual(sequenceProblems(ok, 'DELIVERY'), []);
+  t.deepEqual(sequenceProblems([ok[0]!, { ...ok[1]!, sequence: 3 }, { ...ok[2]!, sequence: 4 }], 'DELIVERY'),
+    ['event 1 (→PENDING_PAYMENT) carries sequence 3, not 2', 'event 2 (→CANCELLED) carries sequence 4, not 3']);
+  t.deepEqual(sequenceProblems([ok[0]!, { ...ok[1]!, sequence: 1 }, ok[2]!], 'DELIVERY'), ['event 1 (→PENDING_PAYMENT) carries sequence 1, not 2']);
+  t.deepEqual(sequenceProblems([{ ...ok[0]!, sequence: undefined }, ok[1]!, ok[2]!], 'DELIVERY'), ['event 0 (→CREATED) carries sequence none, not 1']);
+});
+
+test('users: one BUYER per distinct customer, every seller a SELLER; the rejected order is a seller\'s and not among the planned ones', (t) => {
+  const buyers = new Set(s.orders.map((o) => o.placed.customerId));
+  const byId = new Map(s.users.map((u) => [u.id, u]));
+  t.is(byId.size, s.users.length, 'one user per id');
+  for (const id of buyers) t.is(byId.get(id)?.role, 'BUYER', id);
+  for (const p of s.products) t.is(byId.get(p.sellerId)?.role, 'SELLER', p.sellerId);
+  t.is(s.users.length, buyers.size + new Set(s.products.map((p) => p.sellerId)).size);
+  t.true(s.users.some((u) => u.phone === null) && s.users.some((u) => u.phone !== null), 'some profiles without a phone');
+  t.is(s.rejected.length, 1);
+  const [r] = s.rejected;
+  t.is(byId.get(r!.placed.customerId)?.role, 'SELLER');
+  t.false(s.orders.some((o) => o.placed.orderId === r!.placed.orderId));
+});
+
+test('dead-letter check: the rejected order once with its reason, nothing else', (t) => {
+  const [r] = s.rejected;
+  const dl = (orderId: string, errorType: string, reason: string) =>
+    ({ orderId, errorType, reason: `order ${orderId}: ${reason}`, sourceTopic: 'order-placed', attempt: 0, maxAttempts: 5 });
+  const good = dl(r!.placed.orderId, 'TransitionRejected', `${r!.because}, not a BUYER`);
+  t.deepEqual(deadLetterMismatches(s, [good]), []);
+  t.deepEqual(deadLetterMismatches(s, []), [`${r!.placed.orderId} (${r!.because}): dead-lettered 0×, expected once`]);
+  t.is(deadLetterMismatches(s, [good, good]).length, 1, 'twice');
+  t.is(deadLetterMismatches(s, [dl(r!.placed.orderId, 'NotYetApplicable', 'gave up after 5 retries')]).length, 1, 'for another reason');
+  const planned = s.orders[0]!.placed.orderId;
+  t.regex(deadLetterMismatches(s, [good, dl(planned, 'TransitionRejected', 'no')])[0]!, new RegExp(`^${planned} dead-lettered from order-placed`));
 });
 
 test('outcome, level, gateway and completed checks name the orders and products that differ', (t) => {

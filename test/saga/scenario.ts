@@ -8,10 +8,14 @@
  * Contention is designed out: an AMPLE product holds at least the demand of every order, a SCARCE
  * product less than the smallest quantity any order asks of it. Whichever order the stock
  * processor sees requests in, every AMPLE line succeeds and every SCARCE line fails.
+ *
+ * Every buyer and seller is a user on users-topic before the first order (the order processor
+ * waits for a buyer it does not know); one extra order is placed by a seller and must be
+ * dead-lettered, never created.
  */
 import { createHash } from 'node:crypto';
 import { chance, derivedId } from '../../processors/common/index.ts';
-import type { OrderPlaced, OrderStatus, StockLevel } from '../../schemas/index.ts';
+import type { OrderPlaced, OrderStatus, StockLevel, User } from '../../schemas/index.ts';
 
 export type ProductKind = 'AMPLE' | 'SCARCE' | 'UNKNOWN';
 
@@ -42,6 +46,12 @@ export interface PlannedOrder {
   readonly amount: number;
 }
 
+/** An order the order processor must refuse: dead-lettered with a reason containing `because`. */
+export interface RejectedOrder {
+  readonly placed: OrderPlaced;
+  readonly because: string;
+}
+
 export type TerminalStatus = Extract<OrderStatus, 'COMPLETED' | 'CANCELLED' | 'REFUNDED'>;
 export const TERMINAL: ReadonlySet<OrderStatus> = new Set<OrderStatus>(['COMPLETED', 'CANCELLED', 'REFUNDED']);
 
@@ -68,6 +78,10 @@ export interface Scenario {
   readonly deliveryFailureRate: number;
   readonly products: readonly Product[];
   readonly orders: readonly PlannedOrder[];
+  /** Every buyer of `orders` (BUYER) and every seller of `products` (SELLER), one per id. */
+  readonly users: readonly User[];
+  /** Orders outside `orders`: never created, each dead-lettered with its reason. */
+  readonly rejected: readonly RejectedOrder[];
 }
 
 /** A run's end state, as written to the final-state file and compared across brokers. */
@@ -140,7 +154,21 @@ export function buildScenario(options: ScenarioOptions): Scenario {
     ...scarce.map((p) => ({ ...p, initial: int(0, 1) })),
     ...unknown.map((p) => ({ ...p, initial: undefined })),
   ];
-  const base = { seed, pgSeed: `${seed}-pg`, declineRate: 0.10, deliverySeed: `${seed}-delivery`, deliveryFailureRate: 0.05, products, orders };
+  const users = [
+    ...[...new Set(orders.map((o) => o.placed.customerId))].sort().map((id, i) => user(id, 'BUYER', `buyer-${i}`, i % 5 === 0 ? null : `010-5550-${String(i).padStart(4, '0')}`)),
+    ...[...new Set(sellers)].map((id, i) => user(id, 'SELLER', `seller-${i}`, null)),
+  ];
+  // Not drawn from the generator, so the planned orders stay what they were before it existed.
+  const sellerOrderId = derivedId('saga', seed, 'seller-order', 0);
+  const rejected: RejectedOrder[] = [{
+    because: `customer ${sellers[0]!} is a SELLER`,
+    placed: {
+      eventId: derivedId('saga', seed, 'placed', sellerOrderId), orderId: sellerOrderId, customerId: sellers[0]!,
+      lines: [{ productId: ample[0]!.productId, quantity: 1, unitPrice: 100 }], fulfilment: 'WAREHOUSE', delivery: null,
+      idempotencyKey: null, placedAt: 1_700_000_000_000,
+    },
+  }];
+  const base = { seed, pgSeed: `${seed}-pg`, declineRate: 0.10, deliverySeed: `${seed}-delivery`, deliveryFailureRate: 0.05, products, orders, users, rejected };
   const fingerprint = createHash('sha256').update(JSON.stringify(base)).digest('hex').slice(0, 16);
   return { ...base, fingerprint };
 }
@@ -185,6 +213,10 @@ export function stockLevels(s: Scenario, at: number): StockLevel[] {
     .map((p) => ({ productId: p.productId, sellerId: p.sellerId, available: p.initial!, updatedAt: at }));
 }
 
+function user(id: string, role: User['role'], handle: string, phone: string | null): User {
+  return { id, email: `${handle}@saga.example`, role, name: `Saga ${handle}`, phone, updatedAt: 1_700_000_000_000 };
+}
+
 /** A scenario's headline numbers, for the test log. */
 export function describeScenario(s: Scenario): string {
   const causes = new Map<OutcomeCause, number>();
@@ -193,7 +225,7 @@ export function describeScenario(s: Scenario): string {
     causes.set(c, (causes.get(c) ?? 0) + 1);
   }
   const kinds = (k: ProductKind) => s.products.filter((p) => p.kind === k).length;
-  return `scenario ${s.seed} (${s.fingerprint}): ${s.orders.length} orders, products ${kinds('AMPLE')} ample / ${kinds('SCARCE')} scarce / ${kinds('UNKNOWN')} unknown; expected ${[...causes].map(([c, n]) => `${c} ${n}`).join(', ')}`;
+  return `scenario ${s.seed} (${s.fingerprint}): ${s.orders.length} orders (+${s.rejected.length} to be rejected) by ${s.users.filter((u) => u.role === 'BUYER').length} buyers, products ${kinds('AMPLE')} ample / ${kinds('SCARCE')} scarce / ${kinds('UNKNOWN')} unknown; expected ${[...causes].map(([c, n]) => `${c} ${n}`).join(', ')}`;
 }
 
 /** mulberry32 seeded by the seed's hash: the same sequence on every machine. */
