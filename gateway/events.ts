@@ -1,0 +1,89 @@
+/**
+ * Hands contract records to the broker and resolves only once the broker acknowledged them:
+ * the gateway answers 202 after that and never before. Concurrent requests' records are
+ * coalesced into one producer send while another is in flight (KafkaJS and amqplib pay per
+ * call, not per record), and a send that does not complete within the timeout — a broker that
+ * is away — fails the request with 503 and Retry-After instead of hanging it.
+ */
+import type { Client } from '@confluentinc/schemaregistry';
+import type { Contracts } from '../processors/common/index.ts';
+import { avroValueSerde, keyOf, RecordValidationError, type RegistrySerde, type TopicName, type TopicValue } from '../schemas/index.ts';
+import type { Producer, ProducerRecord, Transport } from '../transports/index.ts';
+import { unavailable } from './errors.ts';
+
+export interface PublisherOptions {
+  /** How long a send may take before the request fails with 503. */
+  readonly timeoutMs: number;
+  readonly retryAfterSeconds: number;
+}
+
+interface Pending {
+  readonly record: ProducerRecord;
+  readonly resolve: () => void;
+  readonly reject: (e: unknown) => void;
+}
+
+export class EventPublisher {
+  readonly #producer: Producer;
+  readonly #serdes = new Map<TopicName, RegistrySerde<unknown>>();
+  #queue: Pending[] = [];
+  #inFlight = false;
+  #connected: Promise<void> | undefined;
+
+  constructor(transport: Transport, private readonly registry: Client, private readonly contracts: Contracts, private readonly options: PublisherOptions) {
+    this.#producer = transport.producer();
+  }
+
+  async publish<T extends TopicName>(topic: T, value: TopicValue<T>): Promise<void> {
+    const name = this.contracts.topic(topic);
+    let bytes: Buffer;
+    try {
+      bytes = await this.#serde(topic).serialize(name, value);
+    } catch (e) {
+      // A value the gateway built is valid by construction: a validation error is a bug (500).
+      if (e instanceof RecordValidationError) throw e;
+      throw unavailable('REGISTRY_UNAVAILABLE', `schema registry unavailable: ${e instanceof Error ? e.message : String(e)}`, this.options.retryAfterSeconds, e);
+    }
+    const record: ProducerRecord = { topic: name, key: keyOf(topic, value), value: bytes };
+    await this.#withTimeout(new Promise<void>((resolve, reject) => {
+      this.#queue.push({ record, resolve, reject });
+      this.#pump();
+    }));
+  }
+
+  async close(): Promise<void> {
+    if (this.#connected) await this.#producer.disconnect().catch(() => undefined);
+  }
+
+  #serde<T extends TopicName>(topic: T): RegistrySerde<TopicValue<T>> {
+    let serde = this.#serdes.get(topic);
+    if (!serde) this.#serdes.set(topic, (serde = avroValueSerde(this.registry, topic) as RegistrySerde<unknown>));
+    return serde as RegistrySerde<TopicValue<T>>;
+  }
+
+  #pump(): void {
+    if (this.#inFlight || this.#queue.length === 0) return;
+    const batch = this.#queue;
+    this.#queue = [];
+    this.#inFlight = true;
+    (this.#connected ??= this.#producer.connect().catch((e: unknown) => { this.#connected = undefined; throw e; }))
+      .then(() => this.#producer.send(batch.map((p) => p.record)))
+      .then(() => { for (const p of batch) p.resolve(); }, (e: unknown) => { for (const p of batch) p.reject(e); })
+      .finally(() => { this.#inFlight = false; this.#pump(); });
+  }
+
+  async #withTimeout(sent: Promise<void>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no acknowledgement within ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
+    });
+    try {
+      await Promise.race([sent, timeout]);
+    } catch (e) {
+      sent.catch(() => undefined);
+      throw unavailable('BROKER_UNAVAILABLE', `the broker did not acknowledge the event: ${e instanceof Error ? e.message : String(e)}`, this.options.retryAfterSeconds, e);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
