@@ -337,6 +337,35 @@ test('CONNECT and SUBSCRIBE in one WebSocket message: handled in order, the SUBS
   t.is(message.body.toString(), '[1,2]');
 });
 
+test('a flood of SENDs reaches onSend one at a time, in order, each with its RECEIPT, reading paused and resumed meanwhile', async (t) => {
+  const gate = deferred();
+  let running = 0;
+  let maxRunning = 0;
+  const h = await start(t, {}, (sent) => ({
+    async onSend(principal, destination, body, headers) {
+      running++;
+      maxRunning = Math.max(maxRunning, running);
+      if (sent.length === 0) await gate.promise;
+      else await new Promise((r) => setImmediate(r));
+      sent.push({ principal, destination, body, headers: { ...headers } });
+      running--;
+    },
+  }));
+  const c = await RawClient.open(t, h.url);
+  await c.connect();
+  const n = 300;
+  // 2 KiB each: more than one socket read, so the server has to stop and resume reading.
+  const pad = ' '.repeat(2048);
+  for (let i = 0; i < n; i++) c.send('SEND', { destination: '/app/chat/o1', receipt: `r${i}` }, `m${i}${pad}`);
+  await waitFor(() => running === 1, 'the first onSend');
+  gate.resolve();
+  await waitFor(() => c.frames.length === n + 1, 'CONNECTED and all receipts');
+  t.deepEqual(h.sent.map((s) => s.body.trim()), Array.from({ length: n }, (_, i) => `m${i}`));
+  t.deepEqual(c.frames.slice(1).map((f) => `${f.command} ${f.headers['receipt-id']}`), Array.from({ length: n }, (_, i) => `RECEIPT r${i}`));
+  t.is(maxRunning, 1);
+  t.false(c.isClosed);
+});
+
 test('v10/v11 subprotocol offers are accepted and answered with STOMP 1.2', async (t) => {
   const h = await start(t);
   for (const protocol of ['v11.stomp', 'v10.stomp']) {

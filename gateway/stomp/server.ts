@@ -33,7 +33,7 @@ export interface StompServerOptions {
   readonly heartbeatMs?: { readonly outgoing: number; readonly incoming: number };
   /** Default 1 MiB: a client whose ws.bufferedAmount passes it is terminated (a client that stops reading must not grow memory). */
   readonly maxBufferedBytes?: number;
-  /** Default 64 KiB. */
+  /** Default 64 KiB; a larger frame gets an ERROR. A WebSocket message over 4× this is refused by ws itself (close 1009). */
   readonly maxFrameBytes?: number;
   /** Per connection, default 100. */
   readonly maxSubscriptions?: number;
@@ -361,6 +361,8 @@ export class StompServer<P> {
     c.state = 'closed';
     clearTimers(c);
     c.queue.length = 0;
+    // A paused socket would not read the peer's close frame, holding the close for ws's 30 s timeout.
+    if (c.ws.isPaused) c.ws.resume();
     for (const id of [...c.subscriptions.keys()]) this.#unsubscribe(c, id);
     this.#connections.delete(c);
     this.#log('closed', { connection: c.id, reason });
