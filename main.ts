@@ -8,7 +8,8 @@ import { exitOnSignalOrFailure } from './processors/common/index.ts';
 import { startSystem } from './gateway/system.ts';
 import { DEMO_BUYER, DEMO_SELLER } from './gateway/seed.ts';
 
-const system = await startSystem(process.env);
+// Request logs would bury the URL and logins below; LOG_LEVEL=info brings them back.
+const system = await startSystem({ LOG_LEVEL: 'warn', ...process.env });
 exitOnSignalOrFailure('orderstream', () => system.close(), system.stopped());
 const out = process.stdout;
 if (system.generatedSecret) process.stderr.write('WARNING: JWT_SECRET is not set; a random secret was generated for this run (tokens die with the process). Set JWT_SECRET anywhere but a demo.\n');

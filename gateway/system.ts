@@ -39,6 +39,11 @@ export interface SystemOptions {
   /** Create the demo seller, buyer and products. Default true. */
   readonly seed?: boolean;
   readonly logger?: Logger;
+  /**
+   * Prepended to every application id (processors, projection), so that runs sharing a broker
+   * keep their groups and internal topics apart; TOPIC_PREFIX does the same for contract topics.
+   */
+  readonly appIdPrefix?: string;
 }
 
 export async function startSystem(env: Env, options: SystemOptions = {}): Promise<System> {
@@ -57,9 +62,10 @@ export async function startSystem(env: Env, options: SystemOptions = {}): Promis
   const close = async () => { for (const c of closers.splice(0).reverse()) await c().catch((e: unknown) => logger.error({ err: e }, 'closing')); };
   try {
     await ensureContractTopics(transport.admin(), contracts, GATEWAY_TOPICS, { partitions: numberFromEnv(env, 'TOPIC_PARTITIONS', 3) });
-    const processors = await startEmbeddedProcessors(transport, contracts, env, (line) => logger.info({ component: 'processors' }, line));
+    const prefix = options.appIdPrefix ?? '';
+    const processors = await startEmbeddedProcessors(transport, contracts, env, (line) => logger.info({ component: 'processors' }, line), { appIdPrefix: prefix });
     closers.push(() => processors.close());
-    const projection = await startProjection({ transport, registry: registry.client, contracts, persistence, env, logger: (line) => logger.info({ component: 'read-model' }, line) });
+    const projection = await startProjection({ transport, registry: registry.client, contracts, persistence, env: { ...env, APP_ID: `${prefix}read-model-projector`, STOCK_APP_ID: `${prefix}stock-processor` }, logger: (line) => logger.info({ component: 'read-model' }, line) });
     closers.push(() => projection.close());
     const gateway = await startGateway({
       transport, registry, contracts, persistence, logger,
