@@ -53,3 +53,23 @@ test.serial('mongo: expiry is stored as a Date copy for a TTL index, or swept wh
   t.log(ttl ? 'TTL index created' : 'no TTL index (FerretDB): a plain index and a periodic sweep');
   t.true(ttl ? ttl.expireAfterSeconds === 0 : plain !== undefined, JSON.stringify(indexes));
 });
+
+test.serial('mongo: without a TTL index the periodic sweep removes expired documents', async (t) => {
+  const p = mongoPersistence({ url: mongoUrl, database, sweepIntervalMs: 50 });
+  t.teardown(() => p.close());
+  const name = `sweep_${randomUUID().slice(0, 8)}`;
+  const c = await p.collection<{ _id: string; expiresAt: number }>({ name, expiresAtField: 'expiresAt' });
+  await c.insert({ _id: 'gone', expiresAt: Date.now() - 1_000 });
+  await c.insert({ _id: 'kept', expiresAt: Date.now() + 3_600_000 });
+  const rawCollection = raw.db(database).collection(name);
+  if ((await rawCollection.listIndexes().toArray()).some((i) => i.name === '_expiresAt_ttl')) {
+    t.pass('a TTL index removes them (MongoDB\'s monitor runs once a minute; not waited for)');
+    return;
+  }
+  const deadline = Date.now() + 30_000;
+  while ((await rawCollection.countDocuments({ _id: 'gone' as never })) > 0) {
+    if (Date.now() > deadline) throw new Error('the expired document was not swept within 30 s');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  t.deepEqual((await rawCollection.find({}).toArray()).map((d) => d._id), ['kept']);
+});
