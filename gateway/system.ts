@@ -10,6 +10,7 @@ import { ensureContractTopics, numberFromEnv, type Contracts, type Env } from '.
 import { registryContracts } from '../processors/common/contracts.ts';
 import { startEmbeddedProcessors, type EmbeddedProcessors } from '../processors/embedded.ts';
 import { startProjection } from '../processors/read-model/index.ts';
+import { prometheusText } from '../processors/engine/index.ts';
 import { persistenceFromEnv } from '../persistence/index.ts';
 import { embeddedPersistence } from '../persistence/embedded.ts';
 import type { Persistence } from '../persistence/types.ts';
@@ -69,7 +70,7 @@ export async function startSystem(env: Env, options: SystemOptions = {}): Promis
     closers.push(() => projection.close());
     const gateway = await startGateway({
       transport, registry, contracts, persistence, logger,
-      extraMetrics: () => processors.processors.map((p) => p.app.metricsText()).join('\n'),
+      extraMetrics: () => prometheusText(processors.processors.map((p) => [p.applicationId, p.app.metrics] as const)),
     }, config);
     closers.push(() => gateway.close());
     if (options.seed ?? true) await seedDemo(gateway.url);

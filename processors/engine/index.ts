@@ -20,6 +20,7 @@ export { TopologyTestDriver, type TestDriverOptions, type PipeOptions } from './
 export { DeadLetterHeaders, type ErrorHandling, type ErrorPolicy } from './runtime/error-handling.ts';
 export * from './errors.ts';
 export { StreamsApp, type StreamsState } from './runtime/streams.ts';
+export { prometheusText, escapeLabel, type Metrics } from './runtime/metrics.ts';
 export type { StreamsConfig, ProcessingGuarantee } from './runtime/config.ts';
 export { Deduplicator, ORIGIN_HEADER, decodeOrigin } from './runtime/effectively-once.ts';
 // Windows, windowed aggregations, suppression, stream–stream and foreign-key joins.

@@ -56,26 +56,26 @@ export class Metrics {
 
   /** Prometheus text exposition (version 0.0.4). */
   prometheus(applicationId: string): string {
+    return prometheusText([[applicationId, this]]);
+  }
+
+  /** This instance's samples per metric family, labelled with the application. */
+  samples(applicationId: string): Map<string, [string, number][]> {
     const out = this.outputs();
-    const lines: string[] = [];
-    const family = (name: string, type: 'counter' | 'gauge', help: string, values: [string, number][]) => {
-      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-      for (const [labels, v] of values) lines.push(`${name}{${labels}} ${v}`);
-    };
-    const per = (f: (m: TaskMetrics) => number): [string, number][] =>
-      [...this.tasks].map(([id, m]) => [`application="${applicationId}",task="${id}"`, f(m)]);
-    family('orderstream_records_in_total', 'counter', 'Records consumed by the task.', per((m) => m.recordsIn));
-    family('orderstream_records_out_total', 'counter', 'Records the task sent to sink topics.',
-      [...this.tasks.keys()].map((id) => [`application="${applicationId}",task="${id}"`, out.get(id) ?? 0]));
-    family('orderstream_process_seconds_total', 'counter', 'Time spent deserializing and processing batches.', per((m) => m.processSeconds));
-    family('orderstream_process_batches_total', 'counter', 'Batches processed.', per((m) => m.processBatches));
-    family('orderstream_commit_seconds_total', 'counter', 'Time spent in commits the task took part in.', per((m) => m.commitSeconds));
-    family('orderstream_commits_total', 'counter', 'Commits the task took part in.', per((m) => m.commits));
-    family('orderstream_restored_records_total', 'counter', 'Changelog records applied while restoring.', per((m) => m.restoredRecords));
-    family('orderstream_restore_seconds_total', 'counter', 'Time spent restoring.', per((m) => m.restoreSeconds));
-    family('orderstream_consumer_lag', 'gauge', 'Records behind the end of the input partition at the last fetch.',
-      [...this.tasks].flatMap(([id, m]) => [...m.lag].map(([p, v]): [string, number] => [`application="${applicationId}",task="${id}",partition="${p}"`, v])));
-    return `${lines.join('\n')}\n`;
+    const app = `application="${escapeLabel(applicationId)}"`;
+    const per = (f: (id: string, m: TaskMetrics) => number): [string, number][] =>
+      [...this.tasks].map(([id, m]) => [`${app},task="${escapeLabel(id)}"`, f(id, m)]);
+    return new Map<string, [string, number][]>([
+      ['orderstream_records_in_total', per((_, m) => m.recordsIn)],
+      ['orderstream_records_out_total', per((id) => out.get(id) ?? 0)],
+      ['orderstream_process_seconds_total', per((_, m) => m.processSeconds)],
+      ['orderstream_process_batches_total', per((_, m) => m.processBatches)],
+      ['orderstream_commit_seconds_total', per((_, m) => m.commitSeconds)],
+      ['orderstream_commits_total', per((_, m) => m.commits)],
+      ['orderstream_restored_records_total', per((_, m) => m.restoredRecords)],
+      ['orderstream_restore_seconds_total', per((_, m) => m.restoreSeconds)],
+      ['orderstream_consumer_lag', [...this.tasks].flatMap(([id, m]) => [...m.lag].map(([p, v]): [string, number] => [`${app},task="${escapeLabel(id)}",partition="${escapeLabel(p)}"`, v]))],
+    ]);
   }
 
   private of(task: string): TaskMetrics {
@@ -86,4 +86,35 @@ export class Metrics {
     }
     return m;
   }
+}
+
+const FAMILIES: Readonly<Record<string, { type: 'counter' | 'gauge'; help: string }>> = {
+  orderstream_records_in_total: { type: 'counter', help: 'Records consumed by the task.' },
+  orderstream_records_out_total: { type: 'counter', help: 'Records the task sent to sink topics.' },
+  orderstream_process_seconds_total: { type: 'counter', help: 'Time spent deserializing and processing batches.' },
+  orderstream_process_batches_total: { type: 'counter', help: 'Batches processed.' },
+  orderstream_commit_seconds_total: { type: 'counter', help: 'Time spent in commits the task took part in.' },
+  orderstream_commits_total: { type: 'counter', help: 'Commits the task took part in.' },
+  orderstream_restored_records_total: { type: 'counter', help: 'Changelog records applied while restoring.' },
+  orderstream_restore_seconds_total: { type: 'counter', help: 'Time spent restoring.' },
+  orderstream_consumer_lag: { type: 'gauge', help: 'Records behind the end of the input partition at the last fetch.' },
+};
+
+/**
+ * One exposition for several applications in one process (the embedded job): each family's
+ * HELP and TYPE once, then every application's samples, as the format requires.
+ */
+export function prometheusText(apps: readonly (readonly [applicationId: string, metrics: Metrics])[]): string {
+  const all = apps.map(([id, m]) => m.samples(id));
+  const lines: string[] = [];
+  for (const [name, { type, help }] of Object.entries(FAMILIES)) {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const samples of all) for (const [labels, v] of samples.get(name) ?? []) lines.push(`${name}{${labels}} ${v}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Label values escaped as the text format requires: backslash, double quote, newline. */
+export function escapeLabel(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
