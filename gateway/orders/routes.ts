@@ -17,7 +17,9 @@ import { visibleOrder } from './access.ts';
 import { OrderStatusBody, statusBody } from './status.ts';
 
 const MAX_LINES = 50;
-const Uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, { error: 'must be a UUID' });
+// No regex flags: zod-to-openapi writes a flagged regex's `/i` into the document's pattern,
+// which then matches nothing; the character classes carry the case-insensitivity instead.
+const Uuid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, { error: 'must be a UUID' });
 const Text = (max: number) => z.string().trim().max(max, { error: `must be at most ${max} characters` });
 const Required = (max: number) => Text(max).min(1, { error: 'must not be empty' });
 
