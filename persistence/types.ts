@@ -50,7 +50,7 @@ export interface CollectionSpec {
 }
 
 export interface FindOptions {
-  /** One sort field; ties are broken by `_id` in the same direction. */
+  /** One sort field; ties are broken by `_id` in the same direction. Without one: `_id` ascending. */
   readonly sort?: { readonly field: string; readonly direction: 'asc' | 'desc' };
   readonly limit?: number;
   /** Resume after this position of the sort (exclusive): the last document of the previous page. */
@@ -65,7 +65,10 @@ export interface Collection<T extends Doc> {
   findOne(filter: Filter<T>): Promise<T | undefined>;
   find(filter: Filter<T>, options?: FindOptions): Promise<T[]>;
   count(filter: Filter<T>): Promise<number>;
-  /** Inserts a new document; `DuplicateKeyError` when the `_id` or a unique index value exists. */
+  /**
+   * Inserts a new document; `DuplicateKeyError` when the `_id` or a unique index value exists
+   * (an expired document holds neither).
+   */
   insert(doc: T): Promise<void>;
   /**
    * Writes the whole document: creates it when absent; replaces it when present and `where`
@@ -73,7 +76,10 @@ export interface Collection<T extends Doc> {
    * of an idempotent projection: `replace(doc, { sequence: { $lt: doc.sequence } })`.
    */
   replace(doc: T, where?: Filter<T>): Promise<WriteOutcome>;
-  /** Sets fields of an existing document if `where` holds (compare-and-set); true when it did. */
+  /**
+   * Sets fields of an existing document if `where` holds (compare-and-set); true when it did.
+   * A field set to `undefined` is removed.
+   */
   update(id: string, set: Partial<Omit<T, '_id'>>, where?: Filter<T>): Promise<boolean>;
   delete(id: string): Promise<boolean>;
   deleteMany(filter: Filter<T>): Promise<number>;
