@@ -12,7 +12,8 @@
  *   TOPIC_PREFIX              prepended to every contract topic (isolates tenants and test runs)
  *   TOPIC_PARTITIONS          partitions of contract topics the contract leaves open (default 3)
  *   COMMIT_INTERVAL_MS        engine commit interval
- *   METRICS_PORT              serve Prometheus metrics on 127.0.0.1:<port>/metrics
+ *   METRICS_PORT              serve Prometheus metrics on <METRICS_HOST>:<port>/metrics
+ *   METRICS_HOST              default 127.0.0.1; 0.0.0.0 to be scraped from other hosts (containers)
  */
 import { createServer, type Server } from 'node:http';
 import { StreamsApp, type ProcessingGuarantee, type Topology } from '../engine/index.ts';
@@ -120,7 +121,7 @@ export async function startProcessor(spec: ProcessorSpec, options: ProcessorOpti
 export async function runProcessorMain(spec: ProcessorSpec, env: Env = process.env): Promise<void> {
   const { transport, contracts } = wiringFromEnv(env);
   const running = await startProcessor(spec, { transport, contracts, env });
-  const metrics = env.METRICS_PORT ? await serveMetrics(running.app, numberFromEnv(env, 'METRICS_PORT', 0)) : undefined;
+  const metrics = env.METRICS_PORT ? await serveMetrics(running.app, numberFromEnv(env, 'METRICS_PORT', 0), env.METRICS_HOST || '127.0.0.1') : undefined;
   exitOnSignalOrFailure(running.applicationId, async () => {
     metrics?.close();
     await running.close();
@@ -129,10 +130,10 @@ export async function runProcessorMain(spec: ProcessorSpec, env: Env = process.e
   process.stdout.write('ready\n');
 }
 
-function serveMetrics(app: StreamsApp, port: number): Promise<Server> {
+function serveMetrics(app: StreamsApp, port: number, host: string): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.url !== '/metrics') { res.writeHead(404).end(); return; }
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(app.metricsText());
   });
-  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)));
+  return new Promise((resolve) => server.listen(port, host, () => resolve(server)));
 }

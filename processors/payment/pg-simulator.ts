@@ -20,6 +20,8 @@ import {
 export interface PgSimulatorConfig extends Partial<PgRuntimeConfig> {
   /** 0 (default) picks a free port. */
   readonly port?: number;
+  /** Interface to listen on: 127.0.0.1 (default); 0.0.0.0 in a container that others call. */
+  readonly host?: string;
   /** Draws for latency and transient failures; a test may script them. Default Math.random. */
   readonly random?: () => number;
 }
@@ -197,7 +199,7 @@ export async function startPgSimulator(options: PgSimulatorConfig = {}): Promise
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   let closed: Promise<void> | undefined;
@@ -298,9 +300,10 @@ function withoutUndefined<T extends object>(o: T): Partial<T> {
 }
 
 /** The simulator process's configuration (see pg-simulator-main.ts). */
-export function pgConfigFromEnv(env: Env): Partial<PgRuntimeConfig> & { port: number } {
+export function pgConfigFromEnv(env: Env): Partial<PgRuntimeConfig> & { port: number; host: string } {
   return {
     port: numberFromEnv(env, 'PG_PORT', 8090),
+    host: env.PG_HOST || '127.0.0.1',
     latencyMs: latencyFromEnv(env.PG_LATENCY_MS),
     declineRate: numberFromEnv(env, 'PG_DECLINE_RATE', DEFAULT_PG_CONFIG.declineRate),
     errorRate: numberFromEnv(env, 'PG_ERROR_RATE', DEFAULT_PG_CONFIG.errorRate),
