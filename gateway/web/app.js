@@ -118,5 +118,5 @@ function notice(text) {
   el.hidden = text === '';
 }
 
-if (api.signedIn) void start();
-else void signedOut();
+// The page's scripts ran (tests and monitors wait for this rather than for a timing).
+void (api.signedIn ? start() : signedOut()).finally(() => { document.documentElement.dataset.ready = 'true'; });

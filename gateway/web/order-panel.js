@@ -36,12 +36,15 @@ export class OrderPanel {
     this.#store.markRead(orderId);
     this.#build();
     this.#update();
+    this.#root.dataset.orderId = orderId;
     this.#root.hidden = false;
+    this.#root.scrollIntoView({ behavior: 'smooth', block: 'nearest' });
   }
 
   close() {
     this.#orderId = undefined;
     this.#store.openChat = undefined;
+    delete this.#root.dataset.orderId;
     this.#root.hidden = true;
     this.#root.replaceChildren();
   }
@@ -62,7 +65,7 @@ export class OrderPanel {
       delivery: h('p', { class: 'muted' }),
       timeline: h('ol', { class: 'timeline', dataset: { testid: 'order-timeline' }, 'aria-label': 'Status history' }),
       chatLog: h('ol', { class: 'chat-log', dataset: { testid: 'chat-log' }, 'aria-live': 'polite', 'aria-label': 'Messages' }),
-      chatInput: h('input', { name: 'text', autocomplete: 'off', maxlength: 2000, required: true, dataset: { testid: 'chat-input' } }),
+      chatInput: h('input', { name: 'text', autocomplete: 'off', maxlength: 2000, dataset: { testid: 'chat-input' } }),
       chatError: h('p', { class: 'error', role: 'alert', hidden: true, dataset: { testid: 'chat-error' } }),
     };
     p.progress = h('div', {

@@ -91,6 +91,7 @@ export class Realtime {
     const receipt = crypto.randomUUID();
     return new Promise((resolve, reject) => {
       this.#pending.set(receipt, { resolve, reject });
+      this.#client.watchForReceipt(receipt, () => this.#settle(receipt));
       this.#client.publish({ destination, body: JSON.stringify(json), headers: { 'content-type': 'application/json', receipt } });
     });
   }
