@@ -47,7 +47,7 @@ export function errors(): Middleware {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) throw new ApiError(404, 'NOT_FOUND', `no route ${ctx.method} ${ctx.path}`);
     } catch (e) {
-      const err = toApiError(e);
+      const err = routerRefusal(ctx, e) ?? toApiError(e);
       if (err.status >= 500) (ctx.state.log as Logger | undefined)?.error({ err: e }, 'unhandled error');
       ctx.status = err.status;
       for (const [k, v] of Object.entries(err.headers)) ctx.set(k, v);
@@ -57,16 +57,29 @@ export function errors(): Middleware {
   };
 }
 
+/**
+ * The router throws 405 (a method it has, not on this path) and 501 (a method it has on no path,
+ * e.g. TRACE) without the Allow header RFC 9110 requires of a 405; both become a 405 listing the
+ * path's methods, or a 404 when no route has the path at all.
+ */
+function routerRefusal(ctx: Context, e: unknown): ApiError | undefined {
+  const status = (e as { status?: unknown }).status;
+  if (e instanceof ApiError || (status !== 405 && status !== 501)) return undefined;
+  const matched = (ctx as Context & { matched?: readonly { readonly methods: readonly string[] }[] }).matched ?? [];
+  const allowed = [...new Set(matched.flatMap((layer) => layer.methods))];
+  if (allowed.length === 0) return new ApiError(404, 'NOT_FOUND', `no route ${ctx.method} ${ctx.path}`);
+  return new ApiError(405, 'METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${ctx.path}; allowed: ${allowed.join(', ')}`, { headers: { Allow: allowed.join(', ') } });
+}
+
 function toApiError(e: unknown): ApiError {
   if (e instanceof ApiError) return e;
-  // Koa/http-errors from the body parser and the router: 400 bad JSON, 413, 415, 405, 501.
+  // Koa/http-errors from the body parser: 400 bad JSON, 413, 415.
   const status = (e as { status?: unknown; expose?: unknown }).status;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     const code = ({ 400: 'BAD_REQUEST', 405: 'METHOD_NOT_ALLOWED', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE' } as Record<number, string>)[status] ?? 'BAD_REQUEST';
     const message = status === 400 ? `body: is not valid JSON (${(e as Error).message})` : (e as Error).message;
     return new ApiError(status, code, message, status === 400 ? { field: 'body' } : {});
   }
-  if (status === 501) return new ApiError(405, 'METHOD_NOT_ALLOWED', (e as Error).message);
   return new ApiError(500, 'INTERNAL', 'internal error', { cause: e });
 }
 
