@@ -148,7 +148,8 @@ function openApiPath(spec: RouteSpec): RouteConfig {
       ...(spec.params ? { params: spec.params as z.ZodObject } : {}),
       ...(spec.query ? { query: spec.query as z.ZodObject } : {}),
       ...(spec.idempotent ? { headers: z.object({ 'idempotency-key': z.string().min(1).max(200).optional() }) } : {}),
-      ...(spec.body ? { body: { required: true, content: { 'application/json': { schema: spec.body } } } } : {}),
+      // No body reads as {} (bodyOf), so a body whose fields are all optional may be left out.
+      ...(spec.body ? { body: { required: !spec.body.safeParse({}).success, content: { 'application/json': { schema: spec.body } } } } : {}),
     },
     responses,
   };
