@@ -66,6 +66,12 @@ export const ErrorBody = z.object({
   }),
 }).openapi('Error');
 
+/** What an `idempotent` route documents as its header parameters, and validates like its query. */
+const IdempotencyHeaders = z.object({
+  'Idempotency-Key': z.string().min(1, { error: 'must not be empty' }).max(200, { error: 'must be at most 200 characters' })
+    .regex(/^[\x21-\x7e]+$/, { error: 'must be visible ASCII characters' }).optional(),
+});
+
 const ERROR_RESPONSES: Record<number, string> = {
   400: 'The request is malformed; the message names the field',
   413: 'The body is larger than the limit',
@@ -84,6 +90,8 @@ export function mount(router: Router, registry: OpenAPIRegistry, routes: readonl
       if (spec.body !== undefined && ctx.request.length !== undefined && ctx.request.length > 0 && !ctx.is('application/json')) {
         throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', `body must be application/json, not ${ctx.get('content-type') || 'unspecified'}`);
       }
+      // An empty key would otherwise read as no key, and the client's retries would not be deduplicated.
+      if (spec.idempotent) parseOrThrow(IdempotencyHeaders, { 'Idempotency-Key': ctx.headers['idempotency-key'] }, 'headers');
       const call: Call<unknown, unknown, unknown> = {
         params: spec.params ? parseOrThrow(spec.params, ctx.params, 'params') : ctx.params,
         query: spec.query ? parseOrThrow(spec.query, ctx.query, 'query') : {},
@@ -147,7 +155,7 @@ function openApiPath(spec: RouteSpec): RouteConfig {
     request: {
       ...(spec.params ? { params: spec.params as z.ZodObject } : {}),
       ...(spec.query ? { query: spec.query as z.ZodObject } : {}),
-      ...(spec.idempotent ? { headers: z.object({ 'idempotency-key': z.string().min(1).max(200).optional() }) } : {}),
+      ...(spec.idempotent ? { headers: IdempotencyHeaders } : {}),
       // No body reads as {} (bodyOf), so a body whose fields are all optional may be left out.
       ...(spec.body ? { body: { required: !spec.body.safeParse({}).success, content: { 'application/json': { schema: spec.body } } } } : {}),
     },
