@@ -229,7 +229,10 @@ test('the table has a row for every route of /openapi.json and none for a route 
       if (HTTP_METHODS.has(method)) documented.set(`${method.toUpperCase()} ${path}`, operation);
     }
   }
-  t.deepEqual([...new Set(TABLE.map((r) => r.route))].sort(), [...documented.keys()].sort());
+  const rows = new Set(TABLE.map((r) => r.route));
+  t.true(documented.size > 0, 'routes are documented');
+  t.deepEqual([...documented.keys()].filter((r) => !rows.has(r)), [], 'documented routes without a row: add them to TABLE');
+  t.deepEqual([...rows].filter((r) => !documented.has(r)), [], 'rows for routes /openapi.json does not document');
   for (const row of TABLE) {
     const operation = documented.get(row.route);
     if (operation) t.is(operation.security !== undefined, row.expect[0] === 401, `${row.route}: documented as needing a token iff it refuses no token`);
@@ -283,9 +286,12 @@ function assertUnauthorized(t: ExecutionContext, r: Answer<unknown>, what: strin
 test('control: a token signed here like the gateway signs passes GET /users/me and STOMP CONNECT (so each defect below is what fails)', async (t) => {
   const token = signAccess(buyerClaims(shop), { secret: system.jwtSecret });
   const me = await shop.as.none.call<{ id: string }>('GET', '/users/me', undefined, { authorization: `Bearer ${token}` });
+  const viaPasscode = await RawStomp.connect(shop.url, { passcode: token });
+  t.teardown(() => viaPasscode.end());
+  t.is((await viaPasscode.frame((f) => f.command === 'CONNECTED' || f.command === 'ERROR')).command, 'CONNECTED', 'as passcode');
   t.is(me.status, 200);
   t.is(me.body.id, shop.as.buyer.userId!);
-  const stomp = await RawStomp.connect(shop.url, `Bearer ${token}`);
+  const stomp = await RawStomp.connect(shop.url, { Authorization: `Bearer ${token}` });
   t.teardown(() => stomp.end());
   t.is((await stomp.frame((f) => f.command === 'CONNECTED' || f.command === 'ERROR')).command, 'CONNECTED');
   t.is(claimsOf(tampered(shop.as.buyer.token!, (c) => ({ ...c, role: 'SELLER' }))).role, 'SELLER', 'the tampered token does claim SELLER');
@@ -296,22 +302,26 @@ for (const defect of DEFECTS) {
     const header = defect.header(shop);
     const message = assertUnauthorized(t, await shop.as.none.call('GET', '/users/me', undefined, { authorization: header }), 'GET /users/me');
     t.regex(message, defect.reason);
-    await assertConnectRefused(t, header, defect.stompReason ?? defect.reason);
+    await assertConnectRefused(t, { Authorization: header }, defect.stompReason ?? defect.reason);
+    // The hub also takes the token as CONNECT's passcode (clients that cannot set Authorization).
+    const token = /^Bearer (\S+)$/.exec(header)?.[1];
+    if (token !== undefined) await assertConnectRefused(t, { login: 'ignored', passcode: token }, defect.reason);
   });
 }
 
 test('STOMP CONNECT without any token → ERROR and a closed socket', async (t) => {
-  await assertConnectRefused(t, undefined, /access token is required/);
+  await assertConnectRefused(t, {}, /access token is required/);
 });
 
-async function assertConnectRefused(t: ExecutionContext, authorization: string | undefined, reason: RegExp): Promise<void> {
-  const stomp = await RawStomp.connect(shop.url, authorization);
+async function assertConnectRefused(t: ExecutionContext, credentials: Readonly<Record<string, string>>, reason: RegExp): Promise<void> {
+  const what = `STOMP CONNECT with ${Object.keys(credentials).join(', ') || 'no credentials'}`;
+  const stomp = await RawStomp.connect(shop.url, credentials);
   t.teardown(() => stomp.end());
   const error = await stomp.frame((f) => f.command === 'CONNECTED' || f.command === 'ERROR');
-  t.is(error.command, 'ERROR', 'STOMP CONNECT');
-  t.regex(error.headers.message ?? '', reason);
-  t.is(await stomp.closed, 1008, 'the server closed the socket (policy violation)');
-  t.deepEqual(stomp.frames.map((f) => f.command), ['ERROR'], 'nothing but the ERROR');
+  t.is(error.command, 'ERROR', what);
+  t.regex(error.headers.message ?? '', reason, what);
+  t.is(await stomp.closed, 1008, `${what}: the server closed the socket (policy violation)`);
+  t.deepEqual(stomp.frames.map((f) => f.command), ['ERROR'], `${what}: nothing but the ERROR`);
 }
 
 test('a reused refresh token: first rotation 200, reuse 401, and the rotated token is revoked too', async (t) => {
@@ -321,6 +331,24 @@ test('a reused refresh token: first rotation 200, reuse 401, and the rotated tok
   t.not(rotated.body.refreshToken, first);
   t.regex(assertUnauthorized(t, await shop.as.none.call('POST', '/auth/refresh', { refreshToken: first }), 'reuse'), /already used/);
   t.regex(assertUnauthorized(t, await shop.as.none.call('POST', '/auth/refresh', { refreshToken: rotated.body.refreshToken }), 'the rotated token after the reuse'), /revoked/);
+});
+
+test('fields that say who owns what cannot be set by the caller: 400 naming the field, and nothing changes', async (t) => {
+  const attempts: readonly [Caller, string, string, unknown, string][] = [
+    ['buyer', 'PATCH', '/users/me', { role: 'SELLER' }, 'role'],
+    ['buyer', 'PATCH', '/users/me', { id: shop.as.otherBuyer.userId }, 'id'],
+    ['seller', 'POST', '/products', { name: 'Mug', price: 800, stock: 3, sellerId: shop.as.otherSeller.userId }, 'sellerId'],
+    ['buyer', 'POST', '/orders', { ...ORDER(shop.productId), customerId: shop.as.otherBuyer.userId }, 'customerId'],
+    ['buyer', 'POST', `/orders/${shop.orderId}/chat`, { text: 'hi', fromUserId: shop.as.seller.userId }, 'fromUserId'],
+  ];
+  for (const [caller, method, path, body, field] of attempts) {
+    const r = await shop.as[caller].call<ErrorBody>(method, path, body);
+    t.is(r.status, 400, `${method} ${path} with ${field}`);
+    t.is(r.body.error.field, field, `${method} ${path} with ${field}`);
+  }
+  t.is((await shop.as.buyer.call<{ role: string }>('GET', '/users/me')).body.role, 'BUYER');
+  const me = await shop.as.buyer.call<{ id: string }>('GET', `/auth/user/${shop.as.buyer.userId}`);
+  t.is(me.body.id, shop.as.buyer.userId!);
 });
 
 // ---- STOMP: who may subscribe and send --------------------------------------------------------
@@ -416,18 +444,18 @@ class RawStomp {
     }));
   }
 
-  /** Opens /ws and sends CONNECT (with this Authorization header, if any); does not wait for the answer. */
-  static async connect(url: string, authorization: string | undefined): Promise<RawStomp> {
+  /** Opens /ws and sends CONNECT with these credential headers (Authorization, passcode); does not wait for the answer. */
+  static async connect(url: string, credentials: Readonly<Record<string, string>>): Promise<RawStomp> {
     const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws`, ['v12.stomp']);
     const stomp = new RawStomp(ws);
     await new Promise<void>((resolve, reject) => { ws.once('open', resolve); ws.once('close', () => reject(new Error(`/ws did not open${stomp.#error ? `: ${stomp.#error.message}` : ''}`))); });
-    stomp.#send('CONNECT', { 'accept-version': '1.2', host: 'localhost', 'heart-beat': '0,0', ...(authorization === undefined ? {} : { Authorization: authorization }) });
+    stomp.#send('CONNECT', { 'accept-version': '1.2', host: 'localhost', 'heart-beat': '0,0', ...credentials });
     return stomp;
   }
 
   /** Connected with a valid token, closed when the test ends. */
   static async connected(t: ExecutionContext, url: string, token: string): Promise<RawStomp> {
-    const stomp = await RawStomp.connect(url, `Bearer ${token}`);
+    const stomp = await RawStomp.connect(url, { Authorization: `Bearer ${token}` });
     t.teardown(() => stomp.end());
     const answer = await stomp.frame((f) => f.command === 'CONNECTED' || f.command === 'ERROR');
     if (answer.command !== 'CONNECTED') throw new Error(`CONNECT refused: ${answer.headers.message}`);
