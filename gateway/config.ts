@@ -5,7 +5,7 @@
  *   PORT (8080), HOST (127.0.0.1)            where to listen
  *   JWT_SECRET                              HMAC secret (≥ 32 bytes); required unless the embedded default generates one
  *   JWT_ISSUER (orderstream), JWT_AUDIENCE (orderstream-api), ACCESS_TOKEN_TTL_S (900), REFRESH_TOKEN_TTL_S (604800)
- *   LOGIN_MAX_FAILURES (5), LOGIN_MAX_PER_ADDRESS (30), LOGIN_WINDOW_S (300)
+ *   LOGIN_MAX_FAILURES (5), LOGIN_MAX_PER_ADDRESS (30), LOGIN_WINDOW_S (300): failed logins per account / per address
  *   BODY_LIMIT (64kb), PUBLISH_TIMEOUT_MS (5000), READ_YOUR_WRITES_MS (3000), IDEMPOTENCY_TTL_S (86400)
  *   GATEWAY_ID (gateway-<hostname>-<pid>)  this instance's realtime consumer group; unique per instance
  *   WS_MAX_BUFFERED_BYTES (1048576), WS_HEARTBEAT_MS (10000)

@@ -11,7 +11,7 @@ import { connectStomp } from '../test/gateway/stomp-client.ts';
 import { readTopic } from '../test/gateway/topics.ts';
 
 let system: System;
-const env = { PORT: '0', ORDER_PAYMENT_DEADLINE_MS: '60000', DELIVERY_FAILURE_RATE: '0', PG_DECLINE_RATE: '0', PG_LATENCY_MS: '0,5', LOG_LEVEL: 'silent', LOGIN_MAX_FAILURES: '3' };
+const env = { PORT: '0', PG_PORT: '0', ORDER_PAYMENT_DEADLINE_MS: '60000', DELIVERY_FAILURE_RATE: '0', PG_DECLINE_RATE: '0', PG_LATENCY_MS: '0,5', LOG_LEVEL: 'silent', LOGIN_MAX_FAILURES: '3' };
 
 test.before(async () => {
   system = await startSystem(env, { seed: false });

@@ -74,7 +74,7 @@ export function authRoutes(g: GatewayContext): RouteSpec[] {
         const user = await g.db.users.findOne({ email: body.email });
         const ok = user ? await verifyPassword(body.password, user.passwordHash) : await verifyAgainstDummy(body.password);
         if (!user || !ok) {
-          await g.limiter.failed(body.email);
+          await g.limiter.failed(body.email, ctx.ip);
           throw unauthorized('wrong email or password');
         }
         await g.limiter.succeeded(body.email);

@@ -6,7 +6,8 @@ import { visibleOrder } from '../orders/access.ts';
 import { route, type RouteSpec } from '../routing.ts';
 import { chatJson, MAX_CHAT_TEXT, sendChat } from './service.ts';
 
-const OrderParams = z.object({ id: z.string().max(100) });
+// UUIDs are case-insensitive; ids are stored and pushed in lower case.
+const OrderParams = z.object({ id: z.string().max(100).transform((id) => id.toLowerCase()) });
 const ChatItem = z.object({
   messageId: z.uuid(), orderId: z.uuid(), fromUserId: z.uuid(), toUserId: z.uuid(), text: z.string(), sentAt: z.string(),
 }).openapi('ChatMessage');

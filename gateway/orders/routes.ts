@@ -53,7 +53,8 @@ const Pay = z.strictObject({
   amount: z.number({ error: 'must be a positive integer' }).int({ error: 'must be a positive integer' }).positive({ error: 'must be a positive integer' }).max(2_000_000_000),
 }).openapi('PayRequest');
 const Cancel = z.strictObject({ reason: Text(500).optional() }).openapi('CancelRequest');
-const OrderParams = z.object({ id: z.string().max(100) });
+// UUIDs are case-insensitive; ids are stored and pushed in lower case.
+const OrderParams = z.object({ id: z.string().max(100).transform((id) => id.toLowerCase()) });
 
 const Accepted = z.object({
   orderId: z.uuid(), status: z.literal('CREATED'), websocketTopic: z.string(), statusCheckUrl: z.string(),

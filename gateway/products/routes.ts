@@ -20,7 +20,8 @@ const NewProduct = z.strictObject({
   stock: Units,
 }).openapi('NewProduct');
 const StockBody = z.strictObject({ available: Units }).openapi('StockLevelRequest');
-const ProductParams = z.object({ id: z.string().max(100) });
+// UUIDs are case-insensitive; ids are stored in lower case.
+const ProductParams = z.object({ id: z.string().max(100).transform((id) => id.toLowerCase()) });
 
 export const Product = z.object({
   id: z.uuid(), sellerId: z.uuid(), name: z.string(), price: z.number().int(),
