@@ -64,7 +64,8 @@ export async function startSystem(env: Env, options: SystemOptions = {}): Promis
   try {
     await ensureContractTopics(transport.admin(), contracts, GATEWAY_TOPICS, { partitions: numberFromEnv(env, 'TOPIC_PARTITIONS', 3) });
     const prefix = options.appIdPrefix ?? '';
-    const processors = await startEmbeddedProcessors(transport, contracts, env, (line) => logger.info({ component: 'processors' }, line), { appIdPrefix: prefix });
+    // The in-process PG simulator takes a free port unless told: nothing outside needs to find it.
+    const processors = await startEmbeddedProcessors(transport, contracts, { PG_PORT: '0', ...env }, (line) => logger.info({ component: 'processors' }, line), { appIdPrefix: prefix });
     closers.push(() => processors.close());
     const projection = await startProjection({ transport, registry: registry.client, contracts, persistence, env: { ...env, APP_ID: `${prefix}read-model-projector`, STOCK_APP_ID: `${prefix}stock-processor` }, logger: (line) => logger.info({ component: 'read-model' }, line) });
     closers.push(() => projection.close());
