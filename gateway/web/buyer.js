@@ -37,6 +37,8 @@ export class BuyerView {
   }
 
   async show() {
+    // A new sign-in starts with an empty cart, not the previous user's.
+    this.#cart.clear();
     this.#products.clear();
     await this.#loadProducts(null);
     this.#renderCart();
