@@ -118,5 +118,16 @@ export function bearer(tokens: TokenService): Middleware {
 /** JSON bodies only, up to `limit`; anything else is refused where a route expects a body. */
 export function jsonBody(limit: string): Middleware {
   const parse = bodyParser({ enableTypes: ['json'], jsonLimit: limit, encoding: 'utf-8', jsonStrict: true });
-  return async (ctx: Context, next: Next) => parse(ctx, next);
+  return async (ctx: Context, next: Next) => {
+    let parsed = false;
+    try {
+      await parse(ctx, () => { parsed = true; return next(); });
+    } catch (e) {
+      // A body that does not decode as its Content-Encoding says fails inside zlib, with no status.
+      if (!parsed && typeof (e as { status?: unknown }).status !== 'number') {
+        throw new ApiError(400, 'BAD_REQUEST', `body: could not be decoded as Content-Encoding ${ctx.get('content-encoding') || 'identity'}`, { field: 'body', cause: e });
+      }
+      throw e;
+    }
+  };
 }

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { startSystem, type System } from '../../gateway/system.ts';
-import { Api } from './api.ts';
+import { Api, type ErrorBody } from './api.ts';
 
 /**
  * The checks, by the pinned version's names. Left out, on purpose:
@@ -120,6 +120,16 @@ for (const role of ['BUYER', 'SELLER'] as const) {
     t.true(report.test_cases.generated > 0, explain);
   });
 }
+
+// Request framing schemathesis does not vary: an undecodable body is the client's fault, not a 500.
+test.serial('a body that does not decode as its Content-Encoding is a 400 in the error shape', async (t) => {
+  for (const encoding of ['gzip', 'deflate', 'br']) {
+    const r = await new Api(system.gateway.url).call<ErrorBody>('POST', '/auth/login', '{"email":"a@example.com","password":"x"}', { 'content-encoding': encoding });
+    t.is(r.status, 400, `${encoding}: ${JSON.stringify(r.body)}`);
+    t.is(r.body.error.field, 'body');
+    t.is(r.headers.get('content-type'), 'application/json; charset=utf-8');
+  }
+});
 
 /** Path ids and order lines from the dictionaries half the time, generated the other half. */
 function config(ids: { orders: string[]; products: string[]; users: string[] }): string {
