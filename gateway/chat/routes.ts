@@ -12,7 +12,8 @@ const ChatItem = z.object({
   messageId: z.uuid(), orderId: z.uuid(), fromUserId: z.uuid(), toUserId: z.uuid(), text: z.string(), sentAt: z.string(),
 }).openapi('ChatMessage');
 const ChatBody = z.strictObject({
-  text: z.string({ error: 'must be a string' }).max(MAX_CHAT_TEXT, { error: `must be at most ${MAX_CHAT_TEXT} characters` }),
+  // The pattern says in /openapi.json what sendChat enforces: something besides whitespace.
+  text: z.string({ error: 'must be a string' }).max(MAX_CHAT_TEXT, { error: `must be at most ${MAX_CHAT_TEXT} characters` }).regex(/\S/, { error: 'must not be empty' }),
   to: z.string().max(100).optional().openapi({ description: 'A buyer writing to one seller of a multi-seller order' }),
 }).openapi('ChatRequest');
 
