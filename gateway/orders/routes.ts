@@ -14,7 +14,8 @@ import { badRequest, conflict, notFound, unprocessable } from '../errors.ts';
 import { decodeCursor, encodeCursor, page, PageQuery } from '../pagination.ts';
 import { route, type Call, type RouteSpec } from '../routing.ts';
 import { visibleOrder } from './access.ts';
-import { OrderStatusBody, statusBody } from './status.ts';
+import { orderStatusView } from '../../processors/read-model/status-view.ts';
+import { OrderStatusBody } from './status.ts';
 
 const MAX_LINES = 50;
 // No regex flags: zod-to-openapi writes a flagged regex's `/i` into the document's pattern,
@@ -75,7 +76,7 @@ export function orderDetail(v: OrderView) {
     orderId: v.orderId, customerId: v.customerId!, sellerIds: [...v.sellerIds],
     lines: v.lines.map((l) => ({ productId: l.productId, name: l.name, sellerId: l.sellerId, quantity: l.quantity, unitPrice: l.unitPrice, subtotal: l.quantity * l.unitPrice })),
     total: v.total, fulfilment: v.fulfilment, delivery: v.delivery,
-    status: statusBody(v.orderId, v.status ?? 'CREATED', v.lastUpdated),
+    status: orderStatusView(v),
     timeline: v.timeline.map((t) => ({ from: t.from, to: t.to, reason: t.reason, at: new Date(t.at).toISOString(), sequence: t.sequence })),
     placedAt: v.placedAt === null ? null : new Date(v.placedAt).toISOString(),
   };
@@ -153,7 +154,7 @@ export function orderRoutes(g: GatewayContext): RouteSpec[] {
       handler: async (call) => {
         const order = await find(call.principal!, call.params.id);
         if (order.status === 'CANCELLED') return { status: 202, body: { orderId: order.orderId, commandId: commandId(call, order.orderId, 'CANCEL'), status: 'ACCEPTED' } };
-        const status = statusBody(order.orderId, order.status ?? 'CREATED', order.lastUpdated);
+        const status = orderStatusView(order);
         if (!status.canCancel) throw conflict(`the order is ${status.status} and can no longer be cancelled`);
         const id = commandId(call, order.orderId, 'CANCEL');
         await g.events.publish('order-command-topic', {
@@ -169,7 +170,7 @@ export function orderRoutes(g: GatewayContext): RouteSpec[] {
       responses: { 200: { description: 'The status', schema: OrderStatusBody } },
       handler: async ({ principal, params }) => {
         const order = await find(principal!, params.id);
-        return { status: 200, body: statusBody(order.orderId, order.status ?? 'CREATED', order.lastUpdated) };
+        return { status: 200, body: orderStatusView(order) };
       },
     }),
     route({

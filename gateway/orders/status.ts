@@ -1,7 +1,11 @@
-/** DOMAIN.md's status JSON, for `GET /orders/{id}/status` and the pushes on `/topic/order/{id}`. */
+/**
+ * DOMAIN.md's status JSON as the API documents it; the body itself is the read model's
+ * (processors/read-model/status-view.ts), for `GET /orders/{id}/status` and the pushes alike.
+ */
 import { z } from 'zod';
-import { ORDER_STATUSES } from '../../processors/order/status.ts';
 import { OrderStatusSymbols, type OrderStatus } from '../../schemas/index.ts';
+
+export { statusView as statusBody } from '../../processors/read-model/status-view.ts';
 
 export const OrderStatusBody = z.object({
   orderId: z.uuid(),
@@ -11,13 +15,3 @@ export const OrderStatusBody = z.object({
   canCancel: z.boolean(),
   lastUpdated: z.string().openapi({ description: 'ISO-8601' }),
 }).openapi('OrderStatus');
-
-export type OrderStatusJson = z.infer<typeof OrderStatusBody>;
-
-export function statusBody(orderId: string, status: OrderStatus, at: number): OrderStatusJson {
-  const info = ORDER_STATUSES[status];
-  return {
-    orderId, status, statusDescription: info.description, progressPercentage: info.progressPercentage,
-    canCancel: info.canCancel, lastUpdated: new Date(at).toISOString(),
-  };
-}

@@ -11,7 +11,7 @@ import { chatJson, sendChat } from '../chat/service.ts';
 import type { GatewayContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { visibleOrder } from '../orders/access.ts';
-import { statusBody } from '../orders/status.ts';
+import { statusView } from '../../processors/read-model/status-view.ts';
 import { StompRejection, StompServer, type StompServerOptions } from '../stomp/index.ts';
 import type { RelayTargets } from './relay.ts';
 
@@ -61,7 +61,7 @@ export class Hub implements RelayTargets {
   }
 
   status(e: OrderStatusChanged): void {
-    const body = { ...statusBody(e.orderId, e.to, e.at), previousStatus: e.from, reason: e.reason, sequence: e.sequence };
+    const body = { ...statusView(e.orderId, e.to, e.at), previousStatus: e.from, reason: e.reason, sequence: e.sequence };
     this.stomp.publish(`/topic/order/${e.orderId}`, JSON.stringify(body), { 'content-type': 'application/json' });
   }
 

@@ -3,7 +3,7 @@
  * order-placed, order-status-topic, chat-topic and the stock processor's level changelog.
  */
 export { startProjection, UndecodableRecordError, type ProjectionOptions, type RunningProjection } from './projector.ts';
-export { orderStatusView, type OrderStatusView } from './status-view.ts';
+export { orderStatusView, statusView, type OrderStatusView } from './status-view.ts';
 export {
   projectOrderPlaced, projectStatusChanged, projectChatMessage, projectStockLevel, sequenceOf,
   NO_CHANGE, DELETE, type NoChange, type Delete,

@@ -19,14 +19,18 @@ export interface OrderStatusView {
 
 export function orderStatusView(view: OrderView): OrderStatusView {
   // A view has a status once its order was placed or its first status event came; CREATED before.
-  const status = view.status ?? 'CREATED';
+  return statusView(view.orderId, view.status ?? 'CREATED', view.lastUpdated);
+}
+
+/** The same body for an order in `status` since `at` (ms): a status event pushed as it happens. */
+export function statusView(orderId: string, status: OrderStatus, at: number): OrderStatusView {
   const info = ORDER_STATUSES[status];
   return {
-    orderId: view.orderId,
+    orderId,
     status,
     statusDescription: info.description,
     progressPercentage: info.progressPercentage,
     canCancel: info.canCancel,
-    lastUpdated: new Date(view.lastUpdated).toISOString(),
+    lastUpdated: new Date(at).toISOString(),
   };
 }
