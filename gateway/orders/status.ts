@@ -5,8 +5,6 @@
 import { z } from 'zod';
 import { OrderStatusSymbols, type OrderStatus } from '../../schemas/index.ts';
 
-export { statusView as statusBody } from '../../processors/read-model/status-view.ts';
-
 export const OrderStatusBody = z.object({
   orderId: z.uuid(),
   status: z.enum(OrderStatusSymbols as [OrderStatus, ...OrderStatus[]]),
