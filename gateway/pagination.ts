@@ -7,7 +7,10 @@ import type { Scalar } from '../persistence/types.ts';
 import { badRequest } from './errors.ts';
 
 export const PageQuery = z.object({
-  limit: z.coerce.number({ error: 'must be a number' }).int({ error: 'must be an integer' }).min(1, { error: 'must be at least 1' }).max(100, { error: 'must be at most 100' }).default(20),
+  // Digits only: Number() would also take `0x10`, `1e1`, ` 10` and `1.0`.
+  limit: z.string().regex(/^[0-9]{1,3}$/, { error: 'must be a whole number from 1 to 100' })
+    .transform(Number).pipe(z.number().min(1, { error: 'must be a whole number from 1 to 100' }).max(100, { error: 'must be a whole number from 1 to 100' }))
+    .optional().transform((n) => n ?? 20),
   cursor: z.string().max(500).optional(),
 });
 
