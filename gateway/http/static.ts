@@ -4,7 +4,7 @@
  * inside its root).
  */
 import { readFile, stat } from 'node:fs/promises';
-import { extname, join, normalize, sep } from 'node:path';
+import { extname, join, normalize, resolve as resolvePath, sep } from 'node:path';
 import type { Middleware } from 'koa';
 
 const TYPES: Record<string, string> = {
@@ -20,7 +20,7 @@ export function staticFiles(mounts: Readonly<Record<string, string>>, index: str
     if (file === undefined) return next();
     const info = await stat(file).catch(() => undefined);
     if (!info?.isFile()) return next();
-    ctx.type = TYPES[extname(file)] ?? 'application/octet-stream';
+    ctx.type = TYPES[extname(file)]!;
     ctx.set('Cache-Control', 'no-cache');
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.body = await readFile(file);
@@ -30,8 +30,10 @@ export function staticFiles(mounts: Readonly<Record<string, string>>, index: str
 function resolve(mounts: Readonly<Record<string, string>>, path: string): string | undefined {
   for (const [prefix, root] of Object.entries(mounts)) {
     if (!path.startsWith(prefix)) continue;
-    const file = normalize(join(root, decodeURIComponent(path.slice(prefix.length))));
-    if (file.startsWith(normalize(root) + sep)) return file;
+    const base = resolvePath(root);
+    const file = normalize(join(base, decodeURIComponent(path.slice(prefix.length))));
+    // Inside the root, and only the kinds of file a page loads (not the folder's tests or types).
+    if (file.startsWith(base + sep) && TYPES[extname(file)] !== undefined && !file.endsWith('.d.ts')) return file;
   }
   return undefined;
 }
