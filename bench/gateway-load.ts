@@ -28,6 +28,8 @@
  *   bash scripts/services up kafka rabbit        (for kafka, rabbit)
  *   node --import tsx bench/gateway-load.ts [transport=memory|kafka|rabbit] [seconds=5] [rates=250,500,1000,2000,4000] [connections=16] [unthrottled=64] [payRate=100]
  */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -72,6 +74,22 @@ const QUIET_TIMEOUT_MS = 30_000;
 /** A payment refused with 404 (the read model has not got the order yet, past the gateway's read-your-writes wait) is retried this often, this far apart. */
 const PAY_ATTEMPTS = 20;
 const PAY_RETRY_MS = 250;
+
+/**
+ * CPU time of the main thread alone (ms), from /proc on Linux; undefined elsewhere. Unlike wall
+ * time and event-loop utilisation it does not grow when other processes take the cores, so
+ * CPU per order against CPU per /health request is the steadiest ratio on a shared machine.
+ */
+const ticksPerSecond = (() => { try { return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100; } catch { return 100; } })();
+function mainThreadCpuMs(): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) / ticksPerSecond) * 1000; // utime, stime (fields 14, 15 of the line)
+  } catch {
+    return undefined;
+  }
+}
 
 // --- autocannon (CommonJS, no types of its own): the part of its programmatic API used here ---
 
@@ -239,11 +257,14 @@ try {
     readonly loopMax: number;
     /** Process CPU (all threads, autocannon's worker included) per wall second. */
     readonly cpu: number;
+    /** Main-thread CPU ms spent during the step (undefined off Linux). */
+    readonly mainCpuMs: number | undefined;
   }
   const run = async (what: 'orders' | 'health', rate: number | undefined, connections: number, seconds = SECONDS): Promise<Measured> => {
     const loop = monitorEventLoopDelay({ resolution: 10 });
     const elu = performance.eventLoopUtilization();
     const cpu = process.cpuUsage();
+    const main0 = mainThreadCpuMs();
     const t0 = performance.now();
     loop.enable();
     const result = await autocannon({
@@ -254,11 +275,13 @@ try {
     loop.disable();
     const wall = performance.now() - t0;
     const used = process.cpuUsage(cpu);
+    const main1 = mainThreadCpuMs();
     const ok = result.statusCodeStats[what === 'orders' ? '202' : '200']?.count ?? 0;
     if (what === 'orders') accepted += ok;
     return {
       result, ok, perSecond: ok / result.duration, busy: performance.eventLoopUtilization(elu).utilization,
       loopP99: loop.percentile(99) / 1e6, loopMax: loop.max / 1e6, cpu: (used.user + used.system) / 1000 / wall,
+      mainCpuMs: main0 === undefined || main1 === undefined ? undefined : main1 - main0,
     };
   };
   interface Drained {
@@ -268,9 +291,12 @@ try {
     readonly readModel: number | undefined;
     /** ...until the main thread was idle. */
     readonly quiet: number;
+    /** Main-thread CPU ms from the end of the load until idle. */
+    readonly mainCpuMs: number | undefined;
   }
   const drain = async (): Promise<Drained> => {
     const t0 = performance.now();
+    const main0 = mainThreadCpuMs();
     const since = () => performance.now() - t0;
     let saga: number | undefined;
     let readModel: number | undefined;
@@ -298,7 +324,8 @@ try {
       if (performance.eventLoopUtilization(now, before).utilization < QUIET_UTILISATION || since() - quietFrom > QUIET_TIMEOUT_MS) break;
       before = now;
     }
-    return { saga, readModel, quiet: since() };
+    const main1 = mainThreadCpuMs();
+    return { saga, readModel, quiet: since(), mainCpuMs: main0 === undefined || main1 === undefined ? undefined : main1 - main0 };
   };
   const completed = (ids: readonly string[]) => ids.filter((id) => arrived.get(id)?.has('COMPLETED')).length;
 
@@ -333,6 +360,8 @@ try {
     `autocannon in a worker thread, ${SECONDS} s per step, ${CONNECTIONS} connections at a rate, ${UNTHROTTLED} unthrottled; baseline GET /health under the same load`);
 
   // --- auto-pay: placement → PENDING_PAYMENT → (the buyer pays) → COMPLETED, per order ---
+  payments.statuses.clear();
+  payments.errors.length = 0;
   payWindow = { from: Date.now(), until: Infinity, measured: true };
   const paid = await run('orders', PAY_RATE, CONNECTIONS);
   payWindow = { ...payWindow, until: Date.now() };
@@ -351,13 +380,16 @@ try {
       ? `, placed→PENDING_PAYMENT p50 ${ms(percentile(stage('PENDING_PAYMENT'), 0.5))} p99 ${ms(percentile(stage('PENDING_PAYMENT'), 0.99))}, ` +
         `placed→COMPLETED p50 ${ms(percentile(stage('COMPLETED'), 0.5))} p99 ${ms(percentile(stage('COMPLETED'), 0.99))}`
       : ''}; ` +
-    `payments ${[...payments.statuses].map(([s, c]) => `${s}: ${n(c)}`).join(', ')}${payments.latency.length > 0 ? ` (p50 ${ms(percentile(payments.latency, 0.5))} p99 ${ms(percentile(payments.latency, 0.99))})` : ''}; ` +
+    `payment attempts ${[...payments.statuses].map(([s, c]) => `${s}: ${n(c)}`).join(', ')}${payments.statuses.has(404) ? ` (404: the read model did not have the order within the gateway's read-your-writes wait; retried every ${PAY_RETRY_MS} ms)` : ''}` +
+    `${payments.latency.length > 0 ? `, PENDING_PAYMENT seen → payment 202 p50 ${ms(percentile(payments.latency, 0.5))} p99 ${ms(percentile(payments.latency, 0.99))}` : ''}; ` +
     `${payments.gaveUp.size > 0 ? `${payments.gaveUp.size} payments given up; ` : ''}last COMPLETED ${ms(lastCompleted)} after the load stopped; ${load(paid)}`);
   if (payments.errors.length > 0) console.log(`  payment errors: ${payments.errors.join('; ')}`);
   if (failed.size > 0) console.log(`  ${failed.size} orders did not complete: ${failures()}`);
 
   // --- rising rates, then unthrottled: /health, then orders, each from an idle system ---
   const floors: number[] = [];
+  /** Main-thread CPU of an order (load + catch-up) in /health requests, per step. */
+  const cpuPerOrder: number[] = [];
   const steps: { label: string; rate: number | undefined; orders: Measured }[] = [];
   for (const rate of [...RATES, undefined]) {
     const connections = rate === undefined ? UNTHROTTLED : CONNECTIONS;
@@ -372,6 +404,14 @@ try {
       `accept p50 ${ms(placed.result.latency.p50)} p99 ${ms(placed.result.latency.p99)} max ${ms(placed.result.latency.max)}; ${writeUp(placed)}; ${load(placed)}`);
     console.log(`  /health ${label}: ${n(health.perSecond)}/s, non-2xx ${codes(health.result, '200')}, p50 ${ms(health.result.latency.p50)} p99 ${ms(health.result.latency.p99)}; ` +
       `orders/s ÷ /health's ${health.perSecond.toFixed(0)}/s = ${(placed.perSecond / health.perSecond).toFixed(2)}; ${load(health)}`);
+    if (placed.mainCpuMs !== undefined && health.mainCpuMs !== undefined && caughtUp.mainCpuMs !== undefined && placed.ok > 0 && health.ok > 0) {
+      const perOrder = placed.mainCpuMs / placed.ok;
+      const withCatchUp = (placed.mainCpuMs + caughtUp.mainCpuMs) / placed.ok;
+      const perHealth = health.mainCpuMs / health.ok;
+      cpuPerOrder.push(withCatchUp / perHealth);
+      console.log(`  main-thread CPU: ${perOrder.toFixed(2)} ms per order during the load, ${withCatchUp.toFixed(2)} ms with the catch-up after it, ` +
+        `${(perHealth * 1000).toFixed(0)} µs per /health request: an order costs ${(withCatchUp / perHealth).toFixed(0)} /health requests (one core's worth: ${n(1000 / withCatchUp)} orders/s)`);
+    }
     console.log(`  after the load: ${caughtUp.saga === undefined ? `the saga not caught up within ${DRAIN_TIMEOUT_MS / 1000} s (${n(settled)} of ${n(orders.size)} at PENDING_PAYMENT); the next step starts behind`
       : `every order at PENDING_PAYMENT in ${ms(caughtUp.saga)} (${n(placed.ok / (placed.result.duration + caughtUp.saga / 1000))} orders/s to PENDING_PAYMENT over the step)`}, ` +
       `the read model there ${caughtUp.readModel === undefined ? 'not within the cap' : `in ${ms(caughtUp.readModel)}`}, the main thread idle in ${ms(caughtUp.quiet)}`);
@@ -386,7 +426,8 @@ try {
   console.log(`${TRANSPORT}: /health floor ${floors.map((f) => `${n(f)}/s`).join(' then ')} (unthrottled, ${UNTHROTTLED} connections); ` +
     `most accepted ${n(top.orders.perSecond)} orders/s (${top.label}, p99 ${ms(top.orders.result.latency.p99)}) = ${(top.orders.perSecond / floor).toFixed(2)} of the floor, ${writeUp(top.orders)}; ` +
     `with p99 < ${AIM.p99Ms} ms and no errors: ${best ? `${n(best.orders.perSecond)} orders/s (${best.label}, p99 ${ms(best.orders.result.latency.p99)})` : 'no step'}; ` +
-    `aim ≥ ${n(AIM.perSecond)}/s at p99 < ${AIM.p99Ms} ms: ${best && (best.rate ?? best.orders.perSecond) >= AIM.perSecond ? 'met' : 'not met'}`);
+    `aim ≥ ${n(AIM.perSecond)}/s at p99 < ${AIM.p99Ms} ms: ${best && (best.rate ?? best.orders.perSecond) >= AIM.perSecond ? 'met' : 'not met'}` +
+    (cpuPerOrder.length > 0 ? `; an order's main-thread CPU (to PENDING_PAYMENT, read model included) = ${median(cpuPerOrder).toFixed(0)} /health requests (median of steps)` : ''));
 } finally {
   await reader?.disconnect().catch(() => undefined);
   await system.close();
