@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { derivedId } from '../../processors/common/ids.ts';
 import type { OrderView } from '../../processors/read-model/views.ts';
-import type { OrderPlaced } from '../../schemas/index.ts';
+import type { OrderCommand, OrderPlaced } from '../../schemas/index.ts';
 import type { Principal } from '../auth/tokens.ts';
 import type { GatewayContext } from '../context.ts';
 import { badRequest, conflict, notFound, unprocessable } from '../errors.ts';
@@ -92,6 +92,12 @@ export function orderRoutes(g: GatewayContext): RouteSpec[] {
     const key = call.header('idempotency-key');
     return key === undefined ? randomUUID() : derivedId('command', call.principal!.userId, orderId, type, key);
   };
+  /** One OrderCommand on order-command-topic, acknowledged; the 202 body. */
+  const command = async (call: Call<unknown, unknown, unknown>, orderId: string, c: Pick<OrderCommand, 'type' | 'paymentKey' | 'amount' | 'reason'>) => {
+    const id = commandId(call, orderId, c.type);
+    await g.events.publish('order-command-topic', { commandId: id, orderId, customerId: call.principal!.userId, ...c, issuedAt: g.now() });
+    return { status: 202, body: { orderId, commandId: id, status: 'ACCEPTED' } };
+  };
   const listed = async (filter: Parameters<typeof g.db.orders.find>[0], query: z.infer<typeof PageQuery>) => {
     const after = decodeCursor(query.cursor);
     const found = await g.db.orders.find(filter, { sort: { field: 'placedAt', direction: 'desc' }, limit: query.limit + 1, ...(after ? { after } : {}) });
@@ -139,12 +145,7 @@ export function orderRoutes(g: GatewayContext): RouteSpec[] {
         const order = await find(call.principal!, call.params.id);
         if (order.status !== 'PENDING_PAYMENT' && order.status !== 'CREATED') throw conflict(`the order is ${order.status ?? 'CREATED'}, not awaiting payment`);
         if (call.body.amount !== order.total) throw unprocessable(`must equal the order total ${order.total}`, 'amount');
-        const id = commandId(call, order.orderId, 'PAY');
-        await g.events.publish('order-command-topic', {
-          commandId: id, orderId: order.orderId, customerId: call.principal!.userId, type: 'PAY',
-          paymentKey: call.body.paymentKey, amount: call.body.amount, reason: null, issuedAt: g.now(),
-        });
-        return { status: 202, body: { orderId: order.orderId, commandId: id, status: 'ACCEPTED' } };
+        return command(call, order.orderId, { type: 'PAY', paymentKey: call.body.paymentKey, amount: call.body.amount, reason: null });
       },
     }),
     route({
@@ -156,12 +157,7 @@ export function orderRoutes(g: GatewayContext): RouteSpec[] {
         if (order.status === 'CANCELLED') return { status: 202, body: { orderId: order.orderId, commandId: commandId(call, order.orderId, 'CANCEL'), status: 'ACCEPTED' } };
         const status = orderStatusView(order);
         if (!status.canCancel) throw conflict(`the order is ${status.status} and can no longer be cancelled`);
-        const id = commandId(call, order.orderId, 'CANCEL');
-        await g.events.publish('order-command-topic', {
-          commandId: id, orderId: order.orderId, customerId: call.principal!.userId, type: 'CANCEL',
-          paymentKey: null, amount: null, reason: call.body.reason ?? null, issuedAt: g.now(),
-        });
-        return { status: 202, body: { orderId: order.orderId, commandId: id, status: 'ACCEPTED' } };
+        return command(call, order.orderId, { type: 'CANCEL', paymentKey: null, amount: null, reason: call.body.reason ?? null });
       },
     }),
     route({
