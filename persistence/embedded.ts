@@ -299,6 +299,8 @@ class EmbeddedCollection<T extends Doc> implements Collection<T> {
   #plan(filter: LooseFilter, sort: Sort | undefined): Plan {
     const id = filter._id;
     if (typeof id === 'string') return { kind: 'id', id, ordered: true };
+    // `_id: { $in: [...] }` (a batch of lookups, e.g. an order's products) reads just those.
+    if (isStringIn(id)) return { kind: 'ids', ids: [...new Set(id.$in)], ordered: false };
     let best: Plan = { kind: 'scan', ordered: sort === undefined || sort.field === '_id' };
     let bestScore = best.ordered ? 0.5 : 0;
     for (const index of this.#indexes) {
@@ -326,9 +328,11 @@ class EmbeddedCollection<T extends Doc> implements Collection<T> {
 
   /** Visible documents the plan selects, each once, in sort order when the plan is ordered. */
   *#candidates(plan: Plan, sort: Sort, after: FindOptions['after'], now: number): Iterable<LooseDoc> {
-    if (plan.kind === 'id') {
-      const doc = this.#docs.get(plan.id);
-      if (doc && this.#visible(doc, now)) yield doc;
+    if (plan.kind === 'id' || plan.kind === 'ids') {
+      for (const id of plan.kind === 'id' ? [plan.id] : plan.ids) {
+        const doc = this.#docs.get(id);
+        if (doc && this.#visible(doc, now)) yield doc;
+      }
       return;
     }
     const reverse = plan.ordered && sort.direction === 'desc';
@@ -499,10 +503,17 @@ class EmbeddedCollection<T extends Doc> implements Collection<T> {
 
 type Plan =
   | { readonly kind: 'id'; readonly id: string; readonly ordered: true }
+  | { readonly kind: 'ids'; readonly ids: readonly string[]; readonly ordered: false }
   | { readonly kind: 'scan'; readonly ordered: boolean }
   | { readonly kind: 'index'; readonly index: IndexState; readonly prefix: readonly unknown[]; readonly ordered: boolean };
 
 const EXPIRY_INDEX = '$expiry';
+
+function isStringIn(cond: unknown): cond is { $in: string[] } {
+  if (cond === null || typeof cond !== 'object' || Object.keys(cond).length !== 1) return false;
+  const list = (cond as { $in?: unknown }).$in;
+  return Array.isArray(list) && list.every((v) => typeof v === 'string');
+}
 
 /** The spec's indexes by name, with the expiry field's own (what `sweepExpired` walks). */
 function declaredIndexes(spec: CollectionSpec): [string, IndexMeta][] {
