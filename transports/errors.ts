@@ -72,6 +72,16 @@ export class InvalidPartitionError extends TransportError {}
 /** The broker did not acknowledge a record. */
 export class ProduceError extends TransportError {}
 
+/**
+ * One record is bigger than its topic accepts on this transport (`Producer.maxRecordBytes`):
+ * no retry can help. Nothing of the send that carried it was written.
+ */
+export class RecordTooLargeError extends ProduceError {
+  constructor(readonly size: number, readonly limit: number, context: ErrorContext) {
+    super(`record of ${size} bytes is over the topic's limit of ${limit} bytes`, context, false);
+  }
+}
+
 export class CommitError extends TransportError {}
 
 /** The consumer's handler threw; delivery stopped without committing the batch. */

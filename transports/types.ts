@@ -118,6 +118,14 @@ export interface Producer {
    * been created with a `transactionalId`.
    */
   sendTransaction(records: readonly ProducerRecord[], positions?: GroupPositions): Promise<void>;
+  /**
+   * The largest record `topic` accepts, as `recordSize` counts it (read from the broker once per
+   * topic). `send` and `sendTransaction` split any number of records into requests the broker
+   * takes, but reject a record bigger than this with `RecordTooLargeError` before writing any.
+   */
+  maxRecordBytes(topic: string): Promise<number>;
+  /** A record's size as this transport counts it against `maxRecordBytes` (its framing included). */
+  recordSize(record: ProducerRecord): number;
   disconnect(): Promise<void>;
 }
 

@@ -1,6 +1,6 @@
 /** Small pieces shared by the transport implementations. */
 import { InvalidPartitionError } from './errors.ts';
-import type { Headers, HeadersInit, TopicPartition, TopicSpec, TransportName } from './types.ts';
+import type { Headers, HeadersInit, ProducerRecord, TopicPartition, TopicSpec, TransportName } from './types.ts';
 
 export function tpKey(tp: TopicPartition): string {
   return `${tp.topic}\u0000${tp.partition}`;
@@ -16,6 +16,18 @@ export function toHeaders(init: HeadersInit | undefined): Headers {
   if (!init) return out;
   for (const [k, v] of Object.entries(init)) out[k] = typeof v === 'string' ? Buffer.from(v) : v;
   return out;
+}
+
+/** The bytes a record carries: key, value, and each header's name and value. */
+export function plainRecordSize(r: ProducerRecord): number {
+  let n = (r.key?.length ?? 0) + (r.value?.length ?? 0);
+  if (r.headers) {
+    for (const name in r.headers) {
+      const v = r.headers[name]!;
+      n += Buffer.byteLength(name) + (typeof v === 'string' ? Buffer.byteLength(v) : v.length);
+    }
+  }
+  return n;
 }
 
 export function comparePartitions(a: TopicPartition, b: TopicPartition): number {

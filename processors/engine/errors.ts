@@ -13,10 +13,13 @@ export interface RecordContext {
 
 export class StreamsError extends Error {
   readonly context: RecordContext;
-  constructor(message: string, context: RecordContext = {}, options?: { cause?: unknown }) {
-    super(message + describeContext(context), options);
+  /** Whether the same work may succeed later (a broker restarting); from the cause where there is one. */
+  readonly retriable: boolean;
+  constructor(message: string, context: RecordContext = {}, options?: { cause?: unknown; retriable?: boolean }) {
+    super(message + describeContext(context), options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.context = context;
+    this.retriable = options?.retriable ?? ((options?.cause as { retriable?: unknown } | undefined)?.retriable === true);
   }
 }
 
@@ -31,6 +34,17 @@ export class ProcessingFailure extends StreamsError {}
 
 /** The runtime could not send outputs, changelogs or commit positions. */
 export class CommitFailure extends StreamsError {}
+
+/**
+ * A record is bigger than its topic takes on the transport (`Producer.maxRecordBytes`): no retry
+ * helps. An output is dead-lettered (the `production` policy); a changelog entry stops the task,
+ * since its store already holds a write the changelog would never have.
+ */
+export class RecordTooLargeFailure extends StreamsError {
+  constructor(message: string, readonly size: number, readonly limit: number, context: RecordContext = {}) {
+    super(message, context, { retriable: false });
+  }
+}
 
 /** Configuration asks for what the chosen transport cannot give. */
 export class UnsupportedGuaranteeError extends StreamsError {}

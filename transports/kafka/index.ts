@@ -4,15 +4,16 @@
  * on a client default. Consumers commit explicitly; KafkaJS's auto-commit is off.
  */
 import {
-  Kafka, logLevel, type Admin as KafkaAdmin, type Consumer as KafkaConsumer, type ITopicConfig,
+  Kafka, logLevel, type Admin as KafkaAdmin, type ConfigResourceTypes, type Consumer as KafkaConsumer, type ITopicConfig,
   type LogEntry, type Producer as KafkaProducer,
 } from 'kafkajs';
 import {
   BrokerUnreachableError, ClosedError, CommitError, HandlerError, InvalidPartitionError, NotAssignedError,
-  ProduceError, TopicConflictError, TransportError, UnknownTopicError, type ErrorContext,
+  ProduceError, RecordTooLargeError, TopicConflictError, TransportError, UnknownTopicError, type ErrorContext,
 } from '../errors.ts';
 import { Partitioner } from '../partitioner.ts';
 import { CopartitionedAssigner } from './assigner.ts';
+import { BROKER_DEFAULT_MAX_MESSAGE_BYTES, kafkaRecordSize, partitionBudget, splitRequests, type Placed, type RequestLimits } from './requests.ts';
 import type {
   Admin, BatchHandler, Capabilities, ConsumedRecord, Consumer, ConsumerOptions, GroupPositions, Headers, Producer, ProducerOptions,
   ProducerRecord, RecordMetadata, TopicDescription, TopicPartition, TopicPartitionOffset, TopicSpec, Transport,
@@ -29,9 +30,18 @@ export interface KafkaTransportOptions {
   readonly sessionTimeoutMs?: number;
   /** KafkaJS log level routed to stderr; default errors only. */
   readonly logLevel?: 'nothing' | 'error' | 'warn' | 'info';
+  /**
+   * Records per produce request (default 2000): a send of more is split. KafkaJS groups a
+   * request's records per partition in time quadratic in their count.
+   */
+  readonly maxRecordsPerRequest?: number;
+  /** Record bytes per produce request, all partitions together (default 16 MiB, below the broker's 100 MiB socket.request.max.bytes). */
+  readonly maxRequestBytes?: number;
 }
 
 const GROUP_ID_NOT_FOUND = 69;
+/** ConfigResourceTypes.TOPIC: KafkaJS's enum is not an ESM named export of its CommonJS module. */
+const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
 /**
  * Worth waiting for: the coordinator loading or moving (14, 15, 16), and a group whose crashed
  * member has not yet timed out (68 NON_EMPTY_GROUP).
@@ -121,11 +131,15 @@ export class KafkaTransport implements Transport {
   }
 }
 
-/** Partition counts, fetched once per topic: the partitioner needs them before a send. */
+/**
+ * Partition counts and record-size limits, fetched once per topic: the partitioner needs the one
+ * and the request split the other before a send.
+ */
 class TopicMetadataCache {
   private admin: KafkaAdmin | undefined;
   private connecting: Promise<KafkaAdmin> | undefined;
   private readonly counts = new Map<string, number>();
+  private readonly budgets = new Map<string, number>();
 
   constructor(private readonly transport: KafkaTransport) {}
 
@@ -155,14 +169,40 @@ class TopicMetadataCache {
     }
   }
 
+  /**
+   * Record bytes one partition's batch may carry: the topic's `max.message.bytes` less the batch
+   * header and some headroom. Where the config cannot be read (no DescribeConfigs right), the
+   * broker's default.
+   */
+  async partitionBudget(topic: string): Promise<number> {
+    const known = this.budgets.get(topic);
+    if (known !== undefined) return known;
+    let max = BROKER_DEFAULT_MAX_MESSAGE_BYTES;
+    try {
+      const admin = await this.client();
+      const res = await admin.describeConfigs({
+        includeSynonyms: false, resources: [{ type: TOPIC_RESOURCE, name: topic, configNames: ['max.message.bytes'] }],
+      });
+      const value = Number(res.resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
+      if (Number.isInteger(value) && value > 0) max = value;
+    } catch (e) {
+      if (e instanceof BrokerUnreachableError) throw e;
+    }
+    const budget = partitionBudget(max);
+    this.budgets.set(topic, budget);
+    return budget;
+  }
+
   forget(topic: string): void {
     this.counts.delete(topic);
+    this.budgets.delete(topic);
   }
 
   async close(): Promise<void> {
     const a = this.admin;
     this.admin = undefined;
     this.counts.clear();
+    this.budgets.clear();
     await a?.disconnect();
   }
 }
@@ -273,21 +313,29 @@ class KafkaProducerClient implements Producer {
     this.connected = true;
   }
 
+  maxRecordBytes(topic: string): Promise<number> {
+    return this.metadata.partitionBudget(topic);
+  }
+
+  recordSize(record: ProducerRecord): number {
+    return kafkaRecordSize(record);
+  }
+
   async send(records: readonly ProducerRecord[]): Promise<RecordMetadata[]> {
-    const byTopic = await this.place(records);
-    let acks;
-    try {
-      acks = await this.producer.sendBatch({ acks: -1, topicMessages: topicMessages(byTopic) });
-    } catch (e) {
-      const first = records[0];
-      throw this.transport.wrap(e, 'records were not acknowledged', first && { topic: first.topic, key: first.key });
-    }
-    // Records of one partition in one request get consecutive offsets from the batch's base offset.
-    const base = new Map(acks.map((a) => [tpKey({ topic: a.topicName, partition: a.partition }), Number(a.baseOffset ?? a.offset)]));
+    const requests = await this.plan(records);
     const out: RecordMetadata[] = new Array(records.length);
-    const seen = new Map<string, number>();
-    for (const [topic, list] of byTopic) {
-      for (const { partition, index } of list) {
+    for (const request of requests) {
+      let acks;
+      try {
+        acks = await this.producer.sendBatch({ acks: -1, topicMessages: topicMessages(request) });
+      } catch (e) {
+        const first = request[0]?.record;
+        throw this.transport.wrap(e, 'records were not acknowledged', first && { topic: first.topic, key: first.key });
+      }
+      // Records of one partition in one request get consecutive offsets from the batch's base offset.
+      const base = new Map(acks.map((a) => [tpKey({ topic: a.topicName, partition: a.partition }), Number(a.baseOffset ?? a.offset)]));
+      const seen = new Map<string, number>();
+      for (const { topic, partition, index } of request) {
         const k = tpKey({ topic, partition });
         const i = seen.get(k) ?? 0;
         seen.set(k, i + 1);
@@ -303,12 +351,12 @@ class KafkaProducerClient implements Producer {
     if (!this.options.transactionalId) {
       throw new TransportError('sendTransaction needs a producer created with a transactionalId', { transport: 'kafka' });
     }
-    const byTopic = await this.place(records);
+    const requests = await this.plan(records);
     // The broker refuses a transaction while it still writes the markers of the previous one, or
     // aborts the one a crashed predecessor left open: nothing was written, so begin again.
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.transactionOnce(records, byTopic, positions);
+        await this.transactionOnce(requests, positions);
         return;
       } catch (e) {
         if (attempt >= 20 || !isConcurrentTransactions(e)) throw e;
@@ -317,10 +365,11 @@ class KafkaProducerClient implements Producer {
     }
   }
 
-  private async transactionOnce(records: readonly ProducerRecord[], byTopic: Map<string, Placed[]>, positions: GroupPositions | undefined): Promise<void> {
+  /** However many requests the records take, the transaction commits once, with the positions. */
+  private async transactionOnce(requests: readonly Placed[][], positions: GroupPositions | undefined): Promise<void> {
     const txn = await this.producer.transaction().catch((e: unknown) => { throw this.transport.wrap(e, 'cannot begin a transaction'); });
     try {
-      if (records.length > 0) await txn.sendBatch({ acks: -1, topicMessages: topicMessages(byTopic) });
+      for (const request of requests) await txn.sendBatch({ acks: -1, topicMessages: topicMessages(request) });
       if (positions && positions.offsets.length > 0) {
         const topics = new Map<string, { partition: number; offset: string }[]>();
         for (const o of positions.offsets) {
@@ -333,17 +382,24 @@ class KafkaProducerClient implements Producer {
       await txn.commit();
     } catch (e) {
       await txn.abort().catch(() => undefined);
-      const first = records[0];
+      const first = requests[0]?.[0]?.record;
       throw this.transport.wrap(e, 'transaction aborted', { topic: first?.topic, key: first?.key, groupId: positions?.groupId });
     }
   }
 
-  /** Chooses each record's partition (ours, not KafkaJS's) and groups the records by topic. */
-  private async place(records: readonly ProducerRecord[]): Promise<Map<string, Placed[]>> {
+  /**
+   * Chooses each record's partition (ours, not KafkaJS's), refuses a record no request could
+   * carry before anything is written, and splits the rest into requests the broker accepts.
+   */
+  private async plan(records: readonly ProducerRecord[]): Promise<Placed[][]> {
     if (!this.connected) throw new ClosedError('producer is not connected', { transport: 'kafka' });
-    const byTopic = new Map<string, Placed[]>();
     const counts = new Map<string, number>();
-    for (const topic of new Set(records.map((r) => r.topic))) counts.set(topic, await this.metadata.partitions(topic));
+    const budgets = new Map<string, number>();
+    for (const topic of new Set(records.map((r) => r.topic))) {
+      counts.set(topic, await this.metadata.partitions(topic));
+      budgets.set(topic, await this.metadata.partitionBudget(topic));
+    }
+    const placed: Placed[] = new Array(records.length);
     for (let index = 0; index < records.length; index++) {
       const record = records[index]!;
       const n = counts.get(record.topic)!;
@@ -351,11 +407,18 @@ class KafkaProducerClient implements Producer {
       if (partition < 0 || partition >= n) {
         throw new InvalidPartitionError(`partition out of range 0..${n - 1}`, { transport: 'kafka', topic: record.topic, partition, key: record.key });
       }
-      let list = byTopic.get(record.topic);
-      if (!list) byTopic.set(record.topic, (list = []));
-      list.push({ partition, record, index });
+      const size = kafkaRecordSize(record);
+      const limit = budgets.get(record.topic)!;
+      if (size > limit) throw new RecordTooLargeError(size, limit, { transport: 'kafka', topic: record.topic, partition, key: record.key });
+      placed[index] = { topic: record.topic, partition, record, index, size };
     }
-    return byTopic;
+    const { maxRequestBytes, maxRecordsPerRequest } = this.transport.options;
+    const limits: RequestLimits = {
+      partitionBytes: (topic) => budgets.get(topic)!,
+      requestBytes: maxRequestBytes ?? 16 * 1024 * 1024,
+      requestRecords: maxRecordsPerRequest ?? 2000,
+    };
+    return splitRequests(placed, limits);
   }
 
   async disconnect(): Promise<void> {
@@ -371,20 +434,17 @@ function isConcurrentTransactions(e: unknown): boolean {
   return false;
 }
 
-interface Placed {
-  readonly partition: number;
-  readonly record: ProducerRecord;
-  readonly index: number;
-}
-
-function topicMessages(byTopic: Map<string, Placed[]>) {
-  return [...byTopic].map(([topic, list]) => ({
-    topic,
-    messages: list.map(({ partition, record }) => ({
+function topicMessages(request: readonly Placed[]) {
+  const byTopic = new Map<string, { partition: number; key: Buffer | null; value: Buffer | null; headers: ProducerRecord['headers']; timestamp: string | undefined }[]>();
+  for (const { topic, partition, record } of request) {
+    let list = byTopic.get(topic);
+    if (!list) byTopic.set(topic, (list = []));
+    list.push({
       partition, key: record.key, value: record.value, headers: record.headers,
       timestamp: record.timestamp === undefined ? undefined : String(record.timestamp),
-    })),
-  }));
+    });
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
 }
 
 class KafkaConsumerClient implements Consumer {

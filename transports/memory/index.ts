@@ -5,19 +5,26 @@
  */
 import {
   BrokerUnreachableError, ClosedError, HandlerError, InvalidPartitionError, NotAssignedError,
-  TopicConflictError, UnknownTopicError,
+  RecordTooLargeError, TopicConflictError, UnknownTopicError,
 } from '../errors.ts';
 import { Partitioner } from '../partitioner.ts';
 import type {
   Admin, BatchHandler, Capabilities, GroupPositions, ConsumedRecord, Consumer, ConsumerOptions, Producer, ProducerRecord,
   RecordMetadata, TopicDescription, TopicKind, TopicPartition, TopicPartitionOffset, TopicSpec, Transport,
 } from '../types.ts';
-import { assignCopartitioned, checkTopicSpec, deferred, toHeaders, tpKey, type Deferred } from '../util.ts';
+import { assignCopartitioned, checkTopicSpec, deferred, plainRecordSize, toHeaders, tpKey, type Deferred } from '../util.ts';
 
 export interface MemoryTransportOptions {
   /** Share one broker between transports (e.g. a producer side and a consumer side in one process). */
   readonly broker?: MemoryBroker;
+  /**
+   * The largest record (key, value, header names and values) a topic takes; default 1 MiB, as
+   * Kafka's default `max.message.bytes`, so that a topology meets the limit here before on a broker.
+   */
+  readonly maxRecordBytes?: number | ((topic: string) => number);
 }
+
+export const MEMORY_DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
 
 export const memoryCapabilities: Capabilities = {
   // A transaction is applied in one synchronous step: records and positions together.
@@ -32,9 +39,12 @@ export class MemoryTransport implements Transport {
   readonly name = 'memory' as const;
   readonly capabilities = memoryCapabilities;
   readonly broker: MemoryBroker;
+  private readonly maxRecordBytes: (topic: string) => number;
 
   constructor(options: MemoryTransportOptions = {}) {
     this.broker = options.broker ?? new MemoryBroker();
+    const max = options.maxRecordBytes ?? MEMORY_DEFAULT_MAX_RECORD_BYTES;
+    this.maxRecordBytes = typeof max === 'number' ? () => max : max;
   }
 
   admin(): Admin {
@@ -42,7 +52,7 @@ export class MemoryTransport implements Transport {
   }
 
   producer(): Producer {
-    return new MemoryProducer(this.broker);
+    return new MemoryProducer(this.broker, this.maxRecordBytes);
   }
 
   consumer(options: ConsumerOptions): Consumer {
@@ -156,11 +166,19 @@ class MemoryProducer implements Producer {
   private readonly partitioner = new Partitioner();
   private connected = false;
 
-  constructor(private readonly broker: MemoryBroker) {}
+  constructor(private readonly broker: MemoryBroker, private readonly limit: (topic: string) => number) {}
 
   async connect(): Promise<void> {
     this.broker.ensureUp();
     this.connected = true;
+  }
+
+  async maxRecordBytes(topic: string): Promise<number> {
+    return this.limit(topic);
+  }
+
+  recordSize(record: ProducerRecord): number {
+    return plainRecordSize(record);
   }
 
   async send(records: readonly ProducerRecord[]): Promise<RecordMetadata[]> {
@@ -183,6 +201,9 @@ class MemoryProducer implements Producer {
       const partition = r.partition ?? this.partitioner.partition(r.key, topic.logs.length);
       const log = topic.logs[partition];
       if (!log) throw new InvalidPartitionError(`partition out of range 0..${topic.logs.length - 1}`, { transport: 'memory', topic: r.topic, partition });
+      const size = plainRecordSize(r);
+      const limit = this.limit(r.topic);
+      if (size > limit) throw new RecordTooLargeError(size, limit, { transport: 'memory', topic: r.topic, partition, key: r.key });
       return { r, partition, log };
     });
     const out = placed.map(({ r, partition, log }) => {

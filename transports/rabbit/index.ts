@@ -5,14 +5,15 @@
  */
 import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
 import {
-  UnsupportedCapabilityError, BrokerUnreachableError, ClosedError, InvalidPartitionError, ProduceError, TopicConflictError, TransportError, UnknownTopicError,
+  UnsupportedCapabilityError, BrokerUnreachableError, ClosedError, InvalidPartitionError, ProduceError, RecordTooLargeError, TopicConflictError,
+  TransportError, UnknownTopicError,
 } from '../errors.ts';
 import { Partitioner } from '../partitioner.ts';
 import type {
   Admin, Capabilities, Consumer, ConsumerOptions, Producer, ProducerOptions, ProducerRecord, RecordMetadata,
   TopicDescription, TopicKind, TopicSpec, Transport,
 } from '../types.ts';
-import { checkTopicSpec, withTimeout } from '../util.ts';
+import { checkTopicSpec, plainRecordSize, withTimeout } from '../util.ts';
 import { withChannel } from './channels.ts';
 import { RabbitConsumer } from './consumer.ts';
 import { Management } from './management.ts';
@@ -28,7 +29,21 @@ export interface RabbitTransportOptions {
   readonly connectionTimeoutMs?: number;
   /** A group member silent for this long is considered gone and its partitions move. */
   readonly sessionTimeoutMs?: number;
+  /**
+   * The broker's `max_message_size` (rabbitmq.conf): RabbitMQ closes the channel of a publish
+   * with a bigger body. Default 128 MiB, the default of 3.8 to 3.13 (Debian's 3.10.8 included).
+   */
+  readonly maxMessageBytes?: number;
+  /** Bytes published before waiting for the broker's confirms (default 16 MiB): a send of more waits in between. */
+  readonly maxUnconfirmedBytes?: number;
 }
+
+export const RABBIT_DEFAULT_MAX_MESSAGE_BYTES = 128 * 1024 * 1024;
+/**
+ * The key and headers travel in the AMQP content header frame, which cannot be split: it must fit
+ * in the negotiated frame_max (amqplib asks for 128 KiB), with room for the other properties.
+ */
+const HEADER_FRAME_BUDGET = 131_072 - 4096;
 
 export const rabbitCapabilities: Capabilities = {
   // No transaction spans consume and publish: the engine deduplicates on the source position.
@@ -189,25 +204,51 @@ class RabbitProducer implements Producer {
     this.channel = ch;
   }
 
+  async maxRecordBytes(): Promise<number> {
+    return this.transport.options.maxMessageBytes ?? RABBIT_DEFAULT_MAX_MESSAGE_BYTES;
+  }
+
+  /** Key, value and headers: more than the body `max_message_size` counts, so a record within it always fits. */
+  recordSize(record: ProducerRecord): number {
+    return plainRecordSize(record);
+  }
+
   async send(records: readonly ProducerRecord[]): Promise<RecordMetadata[]> {
     const ch = this.channel;
     if (!ch) throw new ClosedError('producer is not connected', { transport: 'rabbit' });
     const topics = new Map<string, TopicDescription>();
     for (const name of new Set(records.map((r) => r.topic))) topics.set(name, await this.transport.require(name));
-    const out: RecordMetadata[] = [];
-    for (const r of records) {
+    const limit = await this.maxRecordBytes();
+    const placed = records.map((r) => {
       const topic = topics.get(r.topic)!;
       const partition = r.partition ?? this.partitioner.partition(r.key, topic.partitions);
       if (partition < 0 || partition >= topic.partitions) {
         throw new InvalidPartitionError(`partition out of range 0..${topic.partitions - 1}`, { transport: 'rabbit', topic: r.topic, partition, key: r.key });
       }
-      const m = encode(r.key, r.value, r.headers, r.timestamp ?? Date.now());
-      // mandatory: a message no queue takes comes back instead of vanishing.
-      const ok = ch.publish(r.topic, String(partition), m.content, { headers: m.headers, persistent: true, mandatory: true });
-      if (!ok) await new Promise((resolve) => ch.once('drain', resolve));
-      out.push({ topic: r.topic, partition, offset: undefined });
-    }
+      // Refused before anything is published: a broker refusal would close the channel mid-send.
+      const size = plainRecordSize(r);
+      if (size > limit) throw new RecordTooLargeError(size, limit, { transport: 'rabbit', topic: r.topic, partition, key: r.key });
+      const headerBytes = size - (r.value?.length ?? 0);
+      if (headerBytes > HEADER_FRAME_BUDGET) {
+        throw new RecordTooLargeError(headerBytes, HEADER_FRAME_BUDGET, { transport: 'rabbit', topic: r.topic, partition, key: r.key, cause: new Error('key and headers must fit in one AMQP frame') });
+      }
+      return { r, partition, size };
+    });
+    const window = this.transport.options.maxUnconfirmedBytes ?? 16 * 1024 * 1024;
+    const out: RecordMetadata[] = [];
+    let unconfirmed = 0;
     try {
+      for (const { r, partition, size } of placed) {
+        const m = encode(r.key, r.value, r.headers, r.timestamp ?? Date.now());
+        // mandatory: a message no queue takes comes back instead of vanishing.
+        const ok = ch.publish(r.topic, String(partition), m.content, { headers: m.headers, persistent: true, mandatory: true });
+        if (!ok) await new Promise((resolve) => ch.once('drain', resolve));
+        out.push({ topic: r.topic, partition, offset: undefined });
+        // Bounds what the broker holds unconfirmed for this channel, whatever the backlog: a
+        // commit of a hundred megabytes would otherwise sit in its memory until the last confirm.
+        unconfirmed += size;
+        if (unconfirmed >= window) { await ch.waitForConfirms(); unconfirmed = 0; }
+      }
       await ch.waitForConfirms();
     } catch (cause) {
       const first = records[0];

@@ -45,7 +45,7 @@ export function resolveConfig(c: StreamsConfig): ResolvedConfig {
     tickMs: c.tickMs ?? 50,
     logger,
     errors: {
-      deserialization: 'fail', processing: 'fail', deadLetterTopic: `${c.applicationId}-dlq`, logger, ...c.errors,
+      deserialization: 'fail', processing: 'fail', production: 'dead-letter', deadLetterTopic: `${c.applicationId}-dlq`, logger, ...c.errors,
     },
   };
 }

@@ -1,8 +1,10 @@
 /**
  * What happens to a record that cannot be deserialized or processed: fail the application (the
  * default, as Kafka Streams), log and go on, or send it to a dead-letter topic with the reason
- * and its origin in headers, then go on.
+ * and its origin in headers, then go on. An output too large for its topic (`production`) goes to
+ * the dead-letter topic by default: one oversized record must not stop the task.
  */
+import type { ProducerRecord } from '../../../transports/index.ts';
 import type { StreamsError } from '../errors.ts';
 import type { Headers } from '../record.ts';
 import type { OutputRecord } from './task.ts';
@@ -12,6 +14,8 @@ export type ErrorPolicy = 'fail' | 'log-and-continue' | 'dead-letter';
 export interface ErrorHandling {
   readonly deserialization: ErrorPolicy;
   readonly processing: ErrorPolicy;
+  /** An output bigger than its topic takes (the transport's `maxRecordBytes`). Default `dead-letter`. */
+  readonly production: ErrorPolicy;
   /** Default `<applicationId>-dlq`. */
   readonly deadLetterTopic: string;
   readonly logger: (line: string) => void;
@@ -26,11 +30,15 @@ export const DeadLetterHeaders = {
   partition: 'dlq.source.partition',
   offset: 'dlq.source.offset',
   task: 'dlq.task',
+  /** Where the record was going (stage `produce`). */
+  target: 'dlq.target.topic',
 } as const;
+
+export type FailureStage = 'deserialization' | 'processing' | 'produce';
 
 export function deadLetterRecord(
   topic: string,
-  stage: 'deserialization' | 'processing',
+  stage: FailureStage,
   failure: StreamsError,
   source: { topic: string; partition: number; offset: number; timestamp: number; headers: Headers; raw?: { key: Buffer | null; value: Buffer | null } },
   taskId: string,
@@ -48,4 +56,38 @@ export function deadLetterRecord(
   };
   // Without the consumed bytes (the test driver), the dead letter carries nothing but headers.
   return { topic, key: source.raw?.key ?? null, value: source.raw?.value ?? null, timestamp: source.timestamp, headers, internal: false };
+}
+
+/**
+ * The dead letter of an output its topic would refuse: the output's key, value and headers with
+ * the reason and where it came from and was going. When the dead-letter topic would refuse it too
+ * (it has the same limit unless raised), the value is left out, then the key: the headers still
+ * name the source record, which can be read again from its topic.
+ */
+export function oversizedDeadLetter(
+  topic: string,
+  failure: StreamsError,
+  output: ProducerRecord,
+  origin: { topic: string; partition: number; offset: number } | undefined,
+  taskId: string,
+  limit: number,
+  size: (r: ProducerRecord) => number,
+): ProducerRecord {
+  const headers: Record<string, Buffer | string> = {
+    ...output.headers,
+    [DeadLetterHeaders.reason]: failure.message,
+    [DeadLetterHeaders.stage]: 'produce',
+    [DeadLetterHeaders.error]: failure.name,
+    [DeadLetterHeaders.task]: taskId,
+    [DeadLetterHeaders.target]: output.topic,
+  };
+  if (origin) {
+    headers[DeadLetterHeaders.topic] = origin.topic;
+    headers[DeadLetterHeaders.partition] = String(origin.partition);
+    headers[DeadLetterHeaders.offset] = String(origin.offset);
+  }
+  const full: ProducerRecord = { topic, partition: 0, key: output.key, value: output.value, headers, timestamp: output.timestamp };
+  if (size(full) <= limit) return full;
+  const keyOnly = { ...full, value: null };
+  return size(keyOnly) <= limit ? keyOnly : { ...keyOnly, key: null };
 }

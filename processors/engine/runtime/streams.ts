@@ -10,11 +10,12 @@ import { randomUUID } from 'node:crypto';
 import {
   partitionForKey, type ConsumedRecord, type Consumer, type Producer, type ProducerRecord, type RecordBatch, type TopicPartition,
 } from '../../../transports/index.ts';
-import { CommitFailure, StreamsError, TopologyError, UnsupportedGuaranteeError, errorMessage } from '../errors.ts';
+import { CommitFailure, RecordTooLargeFailure, StreamsError, TopologyError, UnsupportedGuaranteeError, errorMessage } from '../errors.ts';
 import type { StateStore } from '../stores/store.ts';
 import { changelogName, resolveTopic, type SourceNode, type Subtopology, type Topology } from '../topology.ts';
 import { resolveConfig, type ResolvedConfig, type StreamsConfig } from './config.ts';
 import { Deduplicator, ORIGIN_HEADER, UNIT_HEADER, encodeOrigin, type Checkpoint } from './effectively-once.ts';
+import { oversizedDeadLetter } from './error-handling.ts';
 import { GlobalStores } from './global-stores.ts';
 import { Metrics } from './metrics.ts';
 import { isMarker, readToEnd } from './read-to-end.ts';
@@ -47,6 +48,9 @@ export class StreamsApp {
   private pending: Pending[] = [];
   private readonly committedPositions = new Map<string, number>();
   private changelog: ProducerRecord[] = [];
+  /** The transport's largest record per topic (`Producer.maxRecordBytes`), read once. */
+  private readonly recordLimits = new Map<string, number>();
+  private deadLetters: Promise<void> | undefined;
   private lane: Promise<void> = Promise.resolve();
   private producer: Producer | undefined;
   private plainProducer: Producer | undefined;
@@ -98,6 +102,8 @@ export class StreamsApp {
       } else {
         this.producer = this.plainProducer;
       }
+      // Changelog entries are checked as the store writes them, synchronously: their limits first.
+      for (const t of this.changelogTopics()) await this.recordLimit(t);
       await this.startGlobals();
       this.consumer = transport.consumer({
         groupId: applicationId,
@@ -164,7 +170,7 @@ export class StreamsApp {
   /** Every topic this application creates for itself (for a reset: delete them with the group). */
   internalTopicNames(): string[] {
     const names = [...this.topology.internalTopics.keys()].map((t) => this.resolve(t));
-    if (this.usesDeadLetters()) names.push(this.config.errors.deadLetterTopic);
+    if (this.usesDeadLetters() || this.config.errors.production === 'dead-letter') names.push(this.config.errors.deadLetterTopic);
     if (this.config.guarantee === 'exactly_once') names.push(this.checkpointTopic());
     return names;
   }
@@ -399,7 +405,9 @@ export class StreamsApp {
       errors: this.config.errors,
       emit: (record) => this.pending.push({ record, taskId }),
       log: (store, key, value, timestamp) => {
-        this.changelog.push({ topic: changelogTopics.get(store)!, partition, key, value, timestamp });
+        const record = { topic: changelogTopics.get(store)!, partition, key, value, timestamp };
+        this.checkChangelogEntry(record, store, taskId);
+        this.changelog.push(record);
       },
       now: () => Date.now(),
       requestCommit: () => { this.commitRequested = true; },
@@ -463,7 +471,7 @@ export class StreamsApp {
     const moved = positions.filter((p) => this.committedPositions.get(`${p.topic}\u0000${p.partition}`) !== p.offset);
     if (this.pending.length === 0 && this.changelog.length === 0 && moved.length === 0) return;
     const started = performance.now();
-    const outputs = await this.serialize(this.pending);
+    const outputs = await this.withinLimits(this.pending, await this.serialize(this.pending));
     const changelog = this.changelog;
     this.pending = [];
     this.changelog = [];
@@ -515,6 +523,72 @@ export class StreamsApp {
       out.push({ topic: r.topic, key, value, headers, timestamp: r.timestamp, partition });
     }
     return out;
+  }
+
+  // --- record limits ---
+
+  private changelogTopics(): string[] {
+    const out: string[] = [];
+    for (const sub of this.subtopologies) {
+      for (const store of sub.stores) if (this.topology.stores.get(store)!.logging) out.push(this.resolve(changelogName(store)));
+    }
+    return out;
+  }
+
+  private async recordLimit(topic: string): Promise<number> {
+    let limit = this.recordLimits.get(topic);
+    if (limit === undefined) {
+      limit = await this.producer!.maxRecordBytes(topic);
+      this.recordLimits.set(topic, limit);
+    }
+    return limit;
+  }
+
+  /**
+   * A store write whose changelog entry the transport would refuse. The store already holds it
+   * (stores log after writing) and a skipped entry would leave the store ahead of its changelog,
+   * so that a restore loses the write silently: the task stops instead, naming store and sizes.
+   */
+  private checkChangelogEntry(record: ProducerRecord, store: string, taskId: string): void {
+    const limit = this.recordLimits.get(record.topic);
+    if (limit === undefined) return;
+    // Effectively-once adds its commit unit header at commit time.
+    const size = this.producer!.recordSize(record) + (this.effectivelyOnce ? UNIT_HEADER.length + 48 : 0);
+    if (size <= limit) return;
+    throw new RecordTooLargeFailure(
+      `changelog entry of store ${store} is ${size} bytes, over the limit of ${limit} bytes of ${record.topic}; the store cannot stay in step with its changelog, so the task stops (raise the topic's max.message.bytes or keep smaller values)`,
+      size, limit, { taskId, topic: record.topic, partition: record.partition });
+  }
+
+  /**
+   * Outputs the transport would refuse, each alone over its topic's limit, leave the commit under
+   * the `production` policy (default: to the dead-letter topic with size and limit), so that one
+   * record neither fails the commit nor stops the task.
+   */
+  private async withinLimits(pending: readonly Pending[], outputs: ProducerRecord[]): Promise<ProducerRecord[]> {
+    const limits = new Map<string, number>();
+    for (const topic of new Set(outputs.map((r) => r.topic))) limits.set(topic, await this.recordLimit(topic));
+    let out: ProducerRecord[] | undefined;
+    for (let i = 0; i < outputs.length; i++) {
+      const r = outputs[i]!;
+      const limit = limits.get(r.topic)!;
+      const size = this.producer!.recordSize(r);
+      if (size <= limit) { out?.push(r); continue; }
+      out ??= outputs.slice(0, i);
+      const { taskId, record } = pending[i]!;
+      const failure = new RecordTooLargeFailure(`output of ${size} bytes is over the limit of ${limit} bytes of topic ${r.topic}`, size, limit, {
+        taskId, topic: record.origin?.topic, partition: record.origin?.partition, offset: record.origin?.offset,
+      });
+      const policy = this.config.errors.production;
+      if (policy === 'fail') throw new CommitFailure(failure.message, failure.context, { cause: failure });
+      this.config.logger(`production failure, ${policy === 'dead-letter' ? 'sent to dead letters' : 'skipped'}: ${failure.message}`);
+      if (policy !== 'dead-letter') continue;
+      const dlq = this.config.errors.deadLetterTopic;
+      await (this.deadLetters ??= this.config.transport.admin().createTopics([{ name: dlq, partitions: 1, kind: 'replayable' }])
+        .catch((e: unknown) => { this.deadLetters = undefined; throw e; }));
+      out.push(oversizedDeadLetter(dlq, failure, r, record.origin, taskId, await this.recordLimit(dlq), (d) => this.producer!.recordSize(d)));
+    }
+    return out ?? outputs;
   }
 
   // --- lifecycle ---

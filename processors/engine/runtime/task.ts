@@ -4,7 +4,7 @@
  * hands outputs and changelog entries to its host (the runtime or the test driver), which does
  * the I/O. Everything here is synchronous and deterministic.
  */
-import { DeserializationFailure, ProcessingFailure, StreamsError, TopologyError, errorMessage } from '../errors.ts';
+import { DeserializationFailure, ProcessingFailure, RecordTooLargeFailure, StreamsError, TopologyError, errorMessage } from '../errors.ts';
 import type { Cancellable, Processor, ProcessorContext, Punctuator, PunctuationType } from '../processor.ts';
 import type { Headers, RecordMetadata, StreamRecord } from '../record.ts';
 import type { Serde } from '../serde.ts';
@@ -226,6 +226,8 @@ export class StreamTask {
       try {
         this.forward(source.name, { ...base, timestamp });
       } catch (e) {
+        // A store write its changelog cannot carry: the store already holds it, so no policy may skip it.
+        if (e instanceof RecordTooLargeFailure) throw e;
         const failure = e instanceof StreamsError ? e : new ProcessingFailure(`processing failed: ${errorMessage(e)}`, {
           topic: r.topic, partition: r.partition, offset: r.offset, taskId: this.id, key: keyText(r.key),
         }, { cause: e });

@@ -48,7 +48,7 @@ export class TopologyTestDriver {
     this.applicationId = options.applicationId ?? 'test-driver';
     this.wallClock = options.wallClockStartMs ?? 0;
     const errors: ErrorHandling = {
-      deserialization: 'fail', processing: 'fail', deadLetterTopic: `${this.applicationId}-dlq`, logger: () => {}, ...options.errors,
+      deserialization: 'fail', processing: 'fail', production: 'dead-letter', deadLetterTopic: `${this.applicationId}-dlq`, logger: () => {}, ...options.errors,
     };
     const stateDir = options.stateDir ?? `/tmp/orderstream-test-driver/${process.pid}-${Date.now()}`;
     this.globals = new GlobalStores(topology, this.applicationId, stateDir, () => this.wallClock);
