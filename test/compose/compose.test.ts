@@ -177,9 +177,9 @@ for (const broker of BROKERS) {
         t.deepEqual(health && [health.host, health.port], ['127.0.0.1', pgConfigFromEnv(env).port]);
         t.deepEqual(service.ports, []);
       } else {
-        // The projector serves no HTTP: its check reads the `ready` line main.ts prints.
-        t.true(readFileSync(join(ROOT, 'processors/read-model/main.ts'), 'utf8').includes("'ready\\n'"), 'read-model main prints ready');
-        t.true((service.healthcheck ?? []).join(' ').includes('ready'), `${service.name}: health check`);
+        // The projector answers /health on METRICS_PORT (processors/read-model/main.ts).
+        t.true(readFileSync(join(ROOT, 'processors/read-model/main.ts'), 'utf8').includes("req.url !== '/health'"), 'read-model main serves /health');
+        t.deepEqual(health && [health.host, health.port, health.path], ['127.0.0.1', numberFromEnv(env, 'METRICS_PORT', 0), '/health'], service.name);
       }
     }
   });
