@@ -316,7 +316,8 @@ export class MemoryConsumer implements Consumer {
 
   private fail(error: Error): void {
     this.running = false;
-    void this.leave().finally(() => this.done.reject(error));
+    // A revocation callback that throws while leaving (the handler's owner failed too) adds nothing to `error`.
+    void this.leave().catch(() => undefined).finally(() => this.done.reject(error));
   }
 
   async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
