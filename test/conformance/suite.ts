@@ -6,7 +6,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { randomUUID } from 'node:crypto';
 import {
-  BrokerUnreachableError, HandlerError, NotAssignedError, TopicConflictError, UnsupportedCapabilityError,
+  BrokerUnreachableError, HandlerError, NotAssignedError, RecordTooLargeError, TopicConflictError, UnsupportedCapabilityError,
   partitionForKey, type ConsumedRecord, type Consumer, type ConsumerOptions, type TopicKind, type Transport,
 } from '../../transports/index.ts';
 
@@ -187,6 +187,47 @@ export function conformance(target: ConformanceTarget): void {
     const readBack = await consumeUntil(t, transport, { groupId: `${group}-reader`, topics: [topic] }, (all) => all.length >= 2);
     t.deepEqual(readBack.map((r) => r.value!.toString()).sort(), ['one', 'two']);
     await transport.admin().deleteGroups([`${group}-reader`]).catch(() => undefined);
+  });
+
+  test.serial(title('megabytes for one partition in one send arrive whole and in order, in a transaction too'), async (t) => {
+    const { transport, topic, group } = await setup(t, target, 2);
+    const producer = transport.producer(transport.capabilities.transactions ? { transactionalId: `tx-${group}` } : {});
+    await producer.connect();
+    t.teardown(() => producer.disconnect());
+    // 4 MB for one key's partition: four times Kafka's default max.message.bytes.
+    const filler = Buffer.alloc(10_000, 0x62);
+    const batch = (from: number) => Array.from({ length: 400 }, (_, i) => ({ topic, key: Buffer.from('one-key'), value: Buffer.concat([Buffer.from(`${from + i}:`), filler]) }));
+    const meta = await producer.send(batch(0));
+    if (meta[0]!.offset !== undefined) t.deepEqual(meta.map((m) => m.offset! - meta[0]!.offset!), range(400), 'consecutive offsets, in send order');
+    let expected = 400;
+    if (transport.capabilities.transactions) {
+      await producer.sendTransaction(batch(400));
+      expected = 800;
+    }
+    const got = await consumeUntil(t, transport, { groupId: group, topics: [topic] }, (all) => all.length >= expected);
+    t.deepEqual(got.map((r) => Number(r.value!.toString().split(':')[0])), range(expected));
+    t.true(got.every((r) => r.value!.length > 10_000));
+  });
+
+  test.serial(title('a record over maxRecordBytes is refused with a typed error before anything of its send is written'), async (t) => {
+    const { transport, topic, group } = await setup(t, target, 1);
+    const producer = transport.producer();
+    await producer.connect();
+    t.teardown(() => producer.disconnect());
+    const limit = await producer.maxRecordBytes(topic);
+    t.true(limit >= 64 * 1024, `limit ${limit}`);
+    const big = { topic, key: Buffer.from('big'), value: Buffer.alloc(limit + 1) };
+    t.true(producer.recordSize(big) > limit);
+    t.true(producer.recordSize(rec(topic, 'k', 'v')) <= limit);
+    const err = await t.throwsAsync(producer.send([rec(topic, 'k', 'before'), big, rec(topic, 'k', 'after')]));
+    t.true(err instanceof RecordTooLargeError, String(err));
+    const tooLarge = err as RecordTooLargeError;
+    t.false(tooLarge.retriable);
+    t.is(tooLarge.limit, limit);
+    t.is(tooLarge.topic, topic);
+    await producer.send([rec(topic, 'k', 'marker')]);
+    const got = await consumeUntil(t, transport, { groupId: group, topics: [topic] }, (all) => all.length >= 1);
+    t.deepEqual(got.map((r) => r.value!.toString()), ['marker'], 'nothing of the refused send');
   });
 
   for (const kind of ['replayable', 'work'] as TopicKind[]) {

@@ -61,8 +61,8 @@ export function deadLetterRecord(
 /**
  * The dead letter of an output its topic would refuse: the output's key, value and headers with
  * the reason and where it came from and was going. When the dead-letter topic would refuse it too
- * (it has the same limit unless raised), the value is left out, then the key: the headers still
- * name the source record, which can be read again from its topic.
+ * (it has the same limit unless raised), the value is left out, then the key and the output's
+ * headers: the dead letter's headers still name the source record, which can be read again.
  */
 export function oversizedDeadLetter(
   topic: string,
@@ -89,5 +89,8 @@ export function oversizedDeadLetter(
   const full: ProducerRecord = { topic, partition: 0, key: output.key, value: output.value, headers, timestamp: output.timestamp };
   if (size(full) <= limit) return full;
   const keyOnly = { ...full, value: null };
-  return size(keyOnly) <= limit ? keyOnly : { ...keyOnly, key: null };
+  if (size(keyOnly) <= limit) return keyOnly;
+  // Last, the output's own headers: the dead letter's are a few hundred bytes.
+  const dlqHeaders = Object.fromEntries(Object.entries(headers).filter(([name]) => name.startsWith('dlq.')));
+  return { ...keyOnly, key: null, headers: dlqHeaders };
 }
