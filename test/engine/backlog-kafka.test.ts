@@ -83,3 +83,24 @@ for (const guarantee of ['at_least_once', 'exactly_once'] as const) {
     t.is(app.recordsProcessed(), RECORDS, 'nothing processed twice within the run');
   });
 }
+
+test.serial('kafka: the record limit is the topic\'s own max.message.bytes, read from the broker', async (t) => {
+  const transport = new KafkaTransport({ brokers: endpoints().kafkaBrokers });
+  const raw = transport.kafka.admin();
+  const topic = `limit-${randomUUID().slice(0, 8)}`;
+  await raw.connect();
+  const producer = transport.producer();
+  t.teardown(async () => {
+    await producer.disconnect().catch(() => undefined);
+    await raw.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await raw.disconnect();
+    await transport.close();
+  });
+  await raw.createTopics({ topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: String(3 * 1024 * 1024) }] }], waitForLeaders: true });
+  await producer.connect();
+  const limit = await producer.maxRecordBytes(topic);
+  t.true(limit > 3 * 1024 * 1024 - 1024 && limit < 3 * 1024 * 1024, `limit ${limit}`);
+  // A 2 MiB record: over the broker's default, within this topic's limit.
+  const [meta] = await producer.send([{ topic, key: Buffer.from('k'), value: Buffer.alloc(2 * 1024 * 1024) }]);
+  t.is(meta?.offset, 0);
+});
