@@ -31,10 +31,10 @@ export interface KafkaTransportOptions {
   /** KafkaJS log level routed to stderr; default errors only. */
   readonly logLevel?: 'nothing' | 'error' | 'warn' | 'info';
   /**
-   * Records per produce request (default 2000): a send of more is split. KafkaJS groups a
-   * request's records per partition in time quadratic in their count.
+   * Records of one partition per produce request (default 2000): a send of more is split.
+   * KafkaJS groups a request's records per partition in time quadratic in their count.
    */
-  readonly maxRecordsPerRequest?: number;
+  readonly maxRecordsPerPartition?: number;
   /** Record bytes per produce request, all partitions together (default 16 MiB, below the broker's 100 MiB socket.request.max.bytes). */
   readonly maxRequestBytes?: number;
 }
@@ -412,11 +412,11 @@ class KafkaProducerClient implements Producer {
       if (size > limit) throw new RecordTooLargeError(size, limit, { transport: 'kafka', topic: record.topic, partition, key: record.key });
       placed[index] = { topic: record.topic, partition, record, index, size };
     }
-    const { maxRequestBytes, maxRecordsPerRequest } = this.transport.options;
+    const { maxRequestBytes, maxRecordsPerPartition } = this.transport.options;
     const limits: RequestLimits = {
       partitionBytes: (topic) => budgets.get(topic)!,
       requestBytes: maxRequestBytes ?? 16 * 1024 * 1024,
-      requestRecords: maxRecordsPerRequest ?? 2000,
+      partitionRecords: maxRecordsPerPartition ?? 2000,
     };
     return splitRequests(placed, limits);
   }

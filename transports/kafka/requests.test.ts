@@ -7,14 +7,18 @@ function records(spec: [topic: string, partition: number, size: number][]): Plac
   }));
 }
 
-const limits = (o: Partial<RequestLimits> = {}): RequestLimits => ({ partitionBytes: () => 1000, requestBytes: 1e9, requestRecords: 1e9, ...o });
+const limits = (o: Partial<RequestLimits> = {}): RequestLimits => ({ partitionBytes: () => 1000, requestBytes: 1e9, partitionRecords: 1e9, ...o });
 
 function check(t: import('ava').ExecutionContext, placed: Placed[], requests: Placed[][], l: RequestLimits): void {
   t.deepEqual(requests.flat().map((p) => p.index).sort((a, b) => a - b), placed.map((p) => p.index), 'every record once');
   for (const r of requests) {
-    t.true(r.length <= l.requestRecords);
     const per = new Map<string, number>();
-    for (const p of r) per.set(`${p.topic}/${p.partition}`, (per.get(`${p.topic}/${p.partition}`) ?? 0) + p.size);
+    const count = new Map<string, number>();
+    for (const p of r) {
+      per.set(`${p.topic}/${p.partition}`, (per.get(`${p.topic}/${p.partition}`) ?? 0) + p.size);
+      count.set(`${p.topic}/${p.partition}`, (count.get(`${p.topic}/${p.partition}`) ?? 0) + 1);
+    }
+    for (const n of count.values()) t.true(n <= l.partitionRecords);
     if (r.length > 1) {
       for (const [k, bytes] of per) t.true(bytes <= l.partitionBytes(k.split('/')[0]!), `${k} within its budget`);
       t.true(r.reduce((n, p) => n + p.size, 0) <= l.requestBytes);
@@ -48,13 +52,14 @@ test('partitions fill one request side by side; a full partition leaves room for
   check(t, placed, requests, l);
 });
 
-test('records and bytes per request are bounded too', (t) => {
+test('records per partition and bytes per request are bounded too', (t) => {
   const placed = records(Array.from({ length: 50 }, (_, i) => ['a', i % 5, 10] as [string, number, number]));
-  for (const l of [limits({ requestRecords: 7 }), limits({ requestBytes: 95 })]) {
-    const requests = splitRequests(placed, l);
-    check(t, placed, requests, l);
-    t.true(requests.length >= 6);
-  }
+  const byCount = splitRequests(placed, limits({ partitionRecords: 3 }));
+  check(t, placed, byCount, limits({ partitionRecords: 3 }));
+  t.deepEqual(byCount.map((r) => r.length), [15, 15, 15, 5], 'three of each partition per request, all partitions side by side');
+  const byBytes = splitRequests(placed, limits({ requestBytes: 95 }));
+  check(t, placed, byBytes, limits({ requestBytes: 95 }));
+  t.is(byBytes.length, 6);
 });
 
 test('a record over every limit still goes alone, so the split always ends', (t) => {

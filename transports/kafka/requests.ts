@@ -12,8 +12,8 @@ export interface RequestLimits {
   readonly partitionBytes: (topic: string) => number;
   /** Bytes of records per request, all partitions together (below the broker's socket.request.max.bytes). */
   readonly requestBytes: number;
-  /** Records per request: KafkaJS groups a request's records per partition in time quadratic in their count. */
-  readonly requestRecords: number;
+  /** Records per partition and request: KafkaJS groups a request's records per partition in time quadratic in their count. */
+  readonly partitionRecords: number;
 }
 
 export interface Placed {
@@ -75,7 +75,7 @@ export function splitRequests(placed: readonly Placed[], limits: RequestLimits):
     let bytes = 0;
     for (const q of queues) {
       let partitionBytes = 0;
-      while (q.at < q.list.length && request.length < limits.requestRecords) {
+      for (let taken = 0; q.at < q.list.length && taken < limits.partitionRecords; taken++) {
         const p = q.list[q.at]!;
         // An empty request always takes one record, so the split makes progress whatever the limits.
         if (request.length > 0 && (partitionBytes + p.size > q.budget || bytes + p.size > limits.requestBytes)) break;
@@ -84,7 +84,7 @@ export function splitRequests(placed: readonly Placed[], limits: RequestLimits):
         bytes += p.size;
         q.at++;
       }
-      if (request.length >= limits.requestRecords || bytes >= limits.requestBytes) break;
+      if (bytes >= limits.requestBytes) break;
     }
     left -= request.length;
     requests.push(request);
