@@ -17,6 +17,7 @@ import type { Contracts } from '../processors/common/index.ts';
 import type { Persistence } from '../persistence/types.ts';
 import type { Registry } from '../schemas/index.ts';
 import type { Transport } from '../transports/index.ts';
+import { withTimeout } from '../transports/util.ts';
 import { LoginLimiter } from './auth/limiter.ts';
 import { authRoutes } from './auth/routes.ts';
 import { Sessions } from './auth/sessions.ts';
@@ -162,13 +163,10 @@ function operationRoutes(deps: GatewayDeps): RouteSpec[] {
 }
 
 async function probe(check: () => Promise<unknown>, timeoutMs = 2000): Promise<string> {
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([check(), new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs); })]);
+    await withTimeout(check(), timeoutMs, () => new Error(`no answer within ${timeoutMs} ms`));
     return 'ok';
   } catch (e) {
     return e instanceof Error ? e.message : String(e);
-  } finally {
-    clearTimeout(timer);
   }
 }

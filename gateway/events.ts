@@ -9,6 +9,7 @@ import type { Client } from '@confluentinc/schemaregistry';
 import type { Contracts } from '../processors/common/index.ts';
 import { avroValueSerde, keyOf, RecordValidationError, type RegistrySerde, type TopicName, type TopicValue } from '../schemas/index.ts';
 import type { Producer, ProducerRecord, Transport } from '../transports/index.ts';
+import { withTimeout } from '../transports/util.ts';
 import { unavailable } from './errors.ts';
 
 export interface PublisherOptions {
@@ -73,17 +74,12 @@ export class EventPublisher {
   }
 
   async #withTimeout(sent: Promise<void>): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no acknowledgement within ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
-    });
+    const { timeoutMs, retryAfterSeconds } = this.options;
     try {
-      await Promise.race([sent, timeout]);
+      await withTimeout(sent, timeoutMs, () => new Error(`no acknowledgement within ${timeoutMs} ms`));
     } catch (e) {
       sent.catch(() => undefined);
-      throw unavailable('BROKER_UNAVAILABLE', `the broker did not acknowledge the event: ${e instanceof Error ? e.message : String(e)}`, this.options.retryAfterSeconds, e);
-    } finally {
-      clearTimeout(timer);
+      throw unavailable('BROKER_UNAVAILABLE', `the broker did not acknowledge the event: ${e instanceof Error ? e.message : String(e)}`, retryAfterSeconds, e);
     }
   }
 }

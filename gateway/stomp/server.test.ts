@@ -3,6 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Client, type IFrame, type IMessage } from '@stomp/stompjs';
 import { WebSocket, WebSocketServer } from 'ws';
+import { deferred, withTimeout } from '../../transports/util.ts';
+import { waitUntil } from '../../test/conformance/suite.ts';
 import { FrameParser, serializeFrame, type StompFrame } from './frame.ts';
 import { StompRejection, StompServer, type StompHooks, type StompServerOptions } from './index.ts';
 
@@ -63,29 +65,13 @@ async function start(t: ExecutionContext, options: StompServerOptions = {}, hook
 }
 
 /** Polls a condition; the deadline only turns a hang into a failure, it asserts no timing. */
-async function waitFor(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+function waitFor(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+  return waitUntil(cond, what, ms);
 }
 
 /** A promise that must settle soon: a hang becomes a failure naming what never happened. */
-async function within<T>(promise: Promise<T>, what: string, ms = 5000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms)));
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
+function within<T>(promise: Promise<T>, what: string, ms = 5000): Promise<T> {
+  return withTimeout(promise, ms, () => new Error(`timed out waiting for ${what}`));
 }
 
 /** @stomp/stompjs as a browser page uses it, on `ws` (Node 20 has no global WebSocket). */
