@@ -5,10 +5,11 @@
  * topic prefix, application ids, database and state directories.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { tail } from '../saga/cluster.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -114,12 +115,4 @@ export async function startSystemProcesses(o: SystemProcessesOptions): Promise<S
     logTails: (lines = 30) => children.map((c) => `--- ${c.name} (${c.logPath}) ---\n${tail(c.logPath, lines)}`).join('\n'),
     stop,
   };
-}
-
-function tail(path: string, lines: number): string {
-  try {
-    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch (e) {
-    return `(no log: ${e instanceof Error ? e.message : String(e)})`;
-  }
 }

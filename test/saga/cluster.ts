@@ -219,7 +219,8 @@ async function terminate(c: Child, graceMs: number): Promise<void> {
   await c.exited;
 }
 
-function tail(path: string, lines: number): string {
+/** The last lines of a log file (or why there is none), for a failing test's output. */
+export function tail(path: string, lines: number): string {
   try {
     return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
   } catch (e) {
