@@ -66,7 +66,7 @@ export async function startGateway(deps: GatewayDeps, config: GatewayConfig): Pr
   const logger = deps.logger ?? pino({ level: config.logLevel, base: { service: 'gateway', gatewayId: config.gatewayId } });
   const db = await openCollections(deps.persistence);
   const tokens = new TokenService(config.jwt);
-  const events = new EventPublisher(deps.transport, deps.registry.client, deps.contracts, { timeoutMs: config.publishTimeoutMs, retryAfterSeconds: 5 });
+  const events = new EventPublisher(deps.transport, deps.contracts, { timeoutMs: config.publishTimeoutMs, retryAfterSeconds: 5 });
   const g: GatewayContext = {
     db, events, tokens, sessions: new Sessions(tokens, db), limiter: new LoginLimiter(config.login), logger,
     readYourWritesMs: config.readYourWritesMs, recentOrders: new RecentOrders(), now: Date.now,
@@ -114,7 +114,7 @@ export async function startGateway(deps: GatewayDeps, config: GatewayConfig): Pr
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));
 
-  const relay = new RealtimeRelay(deps.transport, deps.registry.client, deps.contracts, `${config.gatewayId}-realtime`, hub, logger);
+  const relay = new RealtimeRelay(deps.transport, deps.contracts, `${config.gatewayId}-realtime`, hub, logger);
   await relay.start();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -5,9 +5,8 @@
  * call, not per record), and a send that does not complete within the timeout — a broker that
  * is away — fails the request with 503 and Retry-After instead of hanging it.
  */
-import type { Client } from '@confluentinc/schemaregistry';
-import type { Contracts } from '../processors/common/index.ts';
-import { avroValueSerde, keyOf, RecordValidationError, type RegistrySerde, type TopicName, type TopicValue } from '../schemas/index.ts';
+import { valueSerdeOf, type Contracts } from '../processors/common/index.ts';
+import { keyOf, RecordValidationError, type TopicName, type TopicValue } from '../schemas/index.ts';
 import type { Producer, ProducerRecord, Transport } from '../transports/index.ts';
 import { withTimeout } from '../transports/util.ts';
 import { unavailable } from './errors.ts';
@@ -26,12 +25,11 @@ interface Pending {
 
 export class EventPublisher {
   readonly #producer: Producer;
-  readonly #serdes = new Map<TopicName, RegistrySerde<unknown>>();
   #queue: Pending[] = [];
   #inFlight = false;
   #connected: Promise<void> | undefined;
 
-  constructor(transport: Transport, private readonly registry: Client, private readonly contracts: Contracts, private readonly options: PublisherOptions) {
+  constructor(transport: Transport, private readonly contracts: Contracts, private readonly options: PublisherOptions) {
     this.#producer = transport.producer();
   }
 
@@ -39,7 +37,7 @@ export class EventPublisher {
     const name = this.contracts.topic(topic);
     let bytes: Buffer;
     try {
-      bytes = await this.#serde(topic).serialize(name, value);
+      bytes = await valueSerdeOf(this.contracts, topic).serialize(name, value);
     } catch (e) {
       // A value the gateway built is valid by construction: a validation error is a bug (500).
       if (e instanceof RecordValidationError) throw e;
@@ -54,12 +52,6 @@ export class EventPublisher {
 
   async close(): Promise<void> {
     if (this.#connected) await this.#producer.disconnect().catch(() => undefined);
-  }
-
-  #serde<T extends TopicName>(topic: T): RegistrySerde<TopicValue<T>> {
-    let serde = this.#serdes.get(topic);
-    if (!serde) this.#serdes.set(topic, (serde = avroValueSerde(this.registry, topic) as RegistrySerde<unknown>));
-    return serde as RegistrySerde<TopicValue<T>>;
   }
 
   #pump(): void {

@@ -5,12 +5,11 @@
  * restarted instance starts from the latest again, which is right for pushes (a client that
  * reconnects reads the status URL and the chat history).
  */
-import type { Client } from '@confluentinc/schemaregistry';
 import type { Logger } from 'pino';
-import type { Contracts } from '../../processors/common/index.ts';
+import { valueSerdeOf, type Contracts } from '../../processors/common/index.ts';
 import { Deduplicator } from '../../processors/engine/index.ts';
 import { isMarker } from '../../processors/engine/runtime/read-to-end.ts';
-import { avroValueSerde, type ChatMessage, type OrderStatusChanged } from '../../schemas/index.ts';
+import type { ChatMessage, OrderStatusChanged } from '../../schemas/index.ts';
 import type { Consumer, Transport } from '../../transports/index.ts';
 
 export interface RelayTargets {
@@ -26,11 +25,11 @@ export class RealtimeRelay {
   readonly #statusSerde;
   readonly #chatSerde;
 
-  constructor(transport: Transport, registry: Client, contracts: Contracts, groupId: string, private readonly targets: RelayTargets, private readonly logger: Logger) {
+  constructor(transport: Transport, contracts: Contracts, groupId: string, private readonly targets: RelayTargets, private readonly logger: Logger) {
     this.#statusTopic = contracts.topic('order-status-topic');
     this.#chatTopic = contracts.topic('chat-topic');
-    this.#statusSerde = avroValueSerde(registry, 'order-status-topic');
-    this.#chatSerde = avroValueSerde(registry, 'chat-topic');
+    this.#statusSerde = valueSerdeOf(contracts, 'order-status-topic');
+    this.#chatSerde = valueSerdeOf(contracts, 'chat-topic');
     this.#consumer = transport.consumer({ groupId, topics: [this.#statusTopic, this.#chatTopic], autoOffsetReset: 'latest' });
   }
 

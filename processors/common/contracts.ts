@@ -20,6 +20,16 @@ export interface Contracts {
   record<R extends RecordName>(record: R): Serde<Records[R]> | undefined;
 }
 
+/**
+ * The value serde of a contract topic, for code that reads or writes records itself (the
+ * gateway's publisher and relay): registry-backed contracts have one per topic; plain ones none.
+ */
+export function valueSerdeOf<T extends TopicName>(contracts: Contracts, name: T): Serde<TopicValue<T>> {
+  const serde = contracts.produced(name).valueSerde;
+  if (!serde) throw new Error(`${name}: these contracts carry no serdes (use registryContracts)`);
+  return serde;
+}
+
 /** Contract names, no serdes: for the test driver, which passes values through as objects. */
 export function plainContracts(): Contracts {
   return {

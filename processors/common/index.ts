@@ -1,5 +1,5 @@
 /** What every team processor shares: contract wiring, derived ids, topic creation, the process runner. */
-export { plainContracts, registryContracts, type Contracts } from './contracts.ts';
+export { plainContracts, registryContracts, valueSerdeOf, type Contracts } from './contracts.ts';
 export { derivedId, chance } from './ids.ts';
 export { ensureContractTopics, type ContractTopicOptions } from './topics.ts';
 export {
