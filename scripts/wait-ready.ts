@@ -1,6 +1,6 @@
 /**
  * Waits until a service answers at the protocol level (not merely an open port):
- *   node --import tsx scripts/wait-ready.ts <kafka|rabbit|registry|mongo> [seconds] [pid]
+ *   node --import tsx scripts/wait-ready.ts <kafka|rabbit|registry|mongo|s3|prometheus> [seconds] [pid]
  * With a pid, gives up as soon as that process has exited.
  * Exits 0 when ready, 1 with the last error when the time runs out.
  */
@@ -29,7 +29,7 @@ const checks: Record<string, () => Promise<string>> = {
       const ch = await conn.createChannel();
       await ch.close();
       const server = conn.connection.serverProperties;
-      await tcpReachable(5552);
+      await tcpReachable(Number(process.env.RABBIT_STREAM_PORT ?? 5552));
       const mgmt = new URL(endpoints().rabbitManagementUrl);
       const res = await fetch(new URL('/api/overview', mgmt.origin), {
         headers: { authorization: `Basic ${Buffer.from(`${decodeURIComponent(mgmt.username)}:${decodeURIComponent(mgmt.password)}`).toString('base64')}` },
@@ -44,6 +44,20 @@ const checks: Record<string, () => Promise<string>> = {
     const res = await fetch(`${endpoints().schemaRegistryUrl}/subjects`);
     if (!res.ok) throw new Error(`GET /subjects answered ${res.status}`);
     return `schema registry answering at ${endpoints().schemaRegistryUrl}`;
+  },
+  async s3() {
+    // Unsigned: S3Proxy answers 403 AccessDenied in S3's XML once its API is up.
+    const url = process.env.S3_ENDPOINT ?? 'http://127.0.0.1:9000';
+    const res = await fetch(url);
+    const body = await res.text();
+    if (!body.includes('<Error>')) throw new Error(`${url} answered ${res.status} without an S3 error document`);
+    return `S3 API answering at ${url}`;
+  },
+  async prometheus() {
+    const url = process.env.PROMETHEUS_URL ?? 'http://127.0.0.1:9090';
+    const res = await fetch(`${url}/-/ready`);
+    if (!res.ok) throw new Error(`${url}/-/ready answered ${res.status}`);
+    return `Prometheus ready at ${url}`;
   },
   async mongo() {
     const client = new MongoClient(endpoints().mongoUrl, { serverSelectionTimeoutMS: 2000 });
