@@ -15,9 +15,11 @@
  * again, and the topology keeps only the first outcome per order and kind.
  *
  * A decline, a rejection (4xx), spent retries and an open circuit all end as FAILED with the
- * reason in a header: the order then cancels instead of waiting. Caveat of that fallback: after a
- * timeout a real gateway may have captured the money without answering; reconciliation (or a
- * refund by the same idempotency key) has to settle that, not this process.
+ * reason in a header: the order then cancels instead of waiting. A timed-out attempt is not a
+ * failure yet: the client looks its idempotency key up first (pg-client.ts), so a charge the
+ * gateway captured without answering ends SUCCESS, once; only a key the gateway does not know is
+ * retried and, past the retries, FAILED. Requests whose outcome never reaches the topology (a
+ * lost record) are re-sent by the topology after PAYMENT_PENDING_RESEND_MS, with the same key.
  */
 import { setMaxListeners } from 'node:events';
 import type { ConsumedRecord, Consumer, Producer, RecordBatch, Transport } from '../../transports/index.ts';

@@ -142,3 +142,43 @@ test('a shared breaker object is used as given', (t) => {
   const breaker = new CircuitBreaker({ failureThreshold: 1 });
   t.is(new PgClient({ baseUrl: 'http://127.0.0.1:1', breaker }).breaker, breaker);
 });
+
+test('every attempt times out but the first charged (a silent outcome): the lookup finds it, CAPTURED, charged once', async (t) => {
+  const { sim, client } = await setup(t, { latencyMs: [0, 0] }, { timeoutMs: 200, retries: 2 });
+  sim.hang('charge:sc1', { times: 10 });
+  const r = await client.charge(order('sc1'));
+  t.like(r, { outcome: 'CAPTURED', amount: order('sc1').amount });
+  t.deepEqual(sim.stats().charges, { sc1: 1 });
+  t.is(sim.stats().lookups, 1, 'found after the first timeout, no retry needed');
+  t.is(sim.stats().timeouts, 1);
+});
+
+test('a timeout that charged nothing: the lookup finds nothing, the retry with the same key charges once', async (t) => {
+  const { sim, client } = await setup(t, { latencyMs: [0, 0] }, { timeoutMs: 200, retries: 2 });
+  sim.hang('charge:nf1', { afterCharge: false });
+  const r = await client.charge(order('nf1'));
+  t.is(r.outcome, 'CAPTURED');
+  t.deepEqual(sim.stats().charges, { nf1: 1 });
+  t.is(sim.stats().lookups, 1);
+});
+
+test('timeouts that charged nothing on every attempt: PgUnavailableError saying the gateway has no record, nothing charged', async (t) => {
+  const { sim, client } = await setup(t, { latencyMs: [0, 0] }, { timeoutMs: 150, retries: 1 });
+  sim.hang('charge:nf2', { afterCharge: false, times: 2 });
+  const e = await t.throwsAsync(client.charge(order('nf2')), { instanceOf: PgUnavailableError });
+  t.regex(e?.message ?? '', /no answer within 150 ms; the gateway has no record of it/);
+  t.deepEqual(sim.stats().charges, {});
+  t.is(sim.stats().lookups, 2, 'one lookup per timed-out attempt');
+});
+
+test('a silent refund is found by its key too; reconcile: false keeps the old behaviour (FAILED though charged)', async (t) => {
+  const { sim, client } = await setup(t, { latencyMs: [0, 0] }, { timeoutMs: 150, retries: 1 });
+  await client.charge(order('rf1'));
+  sim.hang('refund:rf1', { times: 5 });
+  t.is((await client.refund(order('rf1'))).outcome, 'REFUNDED');
+  t.deepEqual(sim.stats().refunds, { rf1: 1 });
+  const blind = new PgClient({ baseUrl: sim.url, timeoutMs: 150, retries: 1, backoffBaseMs: 1, reconcile: false });
+  sim.hang('charge:old1', { times: 5 });
+  await t.throwsAsync(blind.charge(order('old1')), { instanceOf: PgUnavailableError });
+  t.deepEqual(sim.stats().charges, { rf1: 1, old1: 1 }, 'the gap the lookup closes: money taken, charge reported failed');
+});

@@ -5,12 +5,21 @@
  * retry — or a whole redelivered request — can never take the money twice. A decline (402) and
  * other 4xx are answers, never retried. A circuit breaker stops calling a gateway that keeps
  * failing and fails fast with CircuitOpenError instead.
+ *
+ * An attempt that timed out or lost its connection has an unknown outcome: the gateway may have
+ * captured the money and only the answer was lost. Before such an attempt counts as failed, the
+ * client looks the idempotency key up (`GET /v1/payments/<key>`): a settled request gives its
+ * answer (so a charge that went through is a success, not a failure and not a second charge);
+ * a key the gateway does not know (or still processing) goes on to the next retry with the same
+ * key, and past the last one fails as before, with what the lookup said in the reason.
  */
 import { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from './circuit-breaker.ts';
 import {
   CircuitOpenError, PgAbortedError, PgProtocolError, PgRejectedError, PgUnavailableError, type PgOperation,
 } from './errors.ts';
-import { IDEMPOTENCY_HEADER, PG_PATHS, type PgChargeCaptured, type PgErrorBody, type PgPaymentBody, type PgRefunded } from './pg-protocol.ts';
+import {
+  IDEMPOTENCY_HEADER, PG_PATHS, type PgChargeCaptured, type PgErrorBody, type PgLookup, type PgPaymentBody, type PgRefunded,
+} from './pg-protocol.ts';
 
 export interface PgClientOptions {
   /** e.g. http://127.0.0.1:8090 */
@@ -26,6 +35,8 @@ export interface PgClientOptions {
   readonly breaker?: CircuitBreaker | CircuitBreakerOptions;
   /** Jitter source. Default Math.random. */
   readonly random?: () => number;
+  /** Look the key up after an attempt with an unknown outcome (timeout, connection lost). Default true. */
+  readonly reconcile?: boolean;
 }
 
 export type ChargeResult =
@@ -52,6 +63,7 @@ export class PgClient {
   private readonly backoffBaseMs: number;
   private readonly backoffMaxMs: number;
   private readonly random: () => number;
+  private readonly reconcile: boolean;
 
   constructor(options: PgClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
@@ -60,6 +72,7 @@ export class PgClient {
     this.backoffBaseMs = options.backoffBaseMs ?? 100;
     this.backoffMaxMs = options.backoffMaxMs ?? 2000;
     this.random = options.random ?? Math.random;
+    this.reconcile = options.reconcile ?? true;
     this.breaker = options.breaker instanceof CircuitBreaker ? options.breaker : new CircuitBreaker(options.breaker);
     if (!(this.retries >= 0)) throw new RangeError(`retries must not be negative, not ${this.retries}`);
     if (!(this.timeoutMs > 0)) throw new RangeError(`timeoutMs must be positive, not ${this.timeoutMs}`);
@@ -87,6 +100,28 @@ export class PgClient {
     if (status === 200 && isRefunded(answer)) return { outcome: 'REFUNDED', refundId: answer.refundId, amount: answer.amount };
     if (status >= 400) throw new PgRejectedError('refund', body.orderId, status, reasonOf(answer));
     throw new PgProtocolError('refund', body.orderId, `HTTP ${status} ${JSON.stringify(answer)}`);
+  }
+
+  /**
+   * What the gateway holds for an idempotency key (`charge:<orderId>`, `refund:<orderId>`). Outside
+   * the circuit breaker: it is asked after failures, when the breaker may be about to open, and
+   * its own failures say nothing about the payment. Throws PgUnavailableError when it gets no
+   * usable answer, PgAbortedError when `signal` aborts.
+   */
+  async lookup(op: PgOperation, orderId: string, signal?: AbortSignal): Promise<PgLookup> {
+    const key = `${op}:${orderId}`;
+    try {
+      const response = await fetch(`${this.baseUrl}${PG_PATHS.payments}/${encodeURIComponent(key)}`, {
+        signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]) : AbortSignal.timeout(this.timeoutMs),
+      });
+      const body = parseJson(await response.text());
+      if ((response.status === 200 || response.status === 404) && isLookup(body, key)) return body;
+      throw new PgUnavailableError(op, orderId, 1, `lookup answered HTTP ${response.status} ${JSON.stringify(body).slice(0, 200)}`);
+    } catch (e) {
+      if (signal?.aborted) throw new PgAbortedError(op, orderId);
+      if (e instanceof PgUnavailableError) throw e;
+      throw new PgUnavailableError(op, orderId, 1, isTimeout(e) ? `lookup: no answer within ${this.timeoutMs} ms` : `lookup: network error: ${describe(e)}`, { cause: e });
+    }
   }
 
   private async call(op: PgOperation, path: string, key: string, body: PgPaymentBody, signal: AbortSignal | undefined): Promise<Answer> {
@@ -120,10 +155,29 @@ export class PgClient {
         permit.failure();
         lastCause = e;
         lastFailure = isTimeout(e) ? `no answer within ${this.timeoutMs} ms` : `network error: ${describe(e)}`;
+        // The request may have been done with only the answer lost: the gateway's record tells.
+        if (this.reconcile) {
+          const settled = await this.settledAnswer(op, body.orderId, signal);
+          if (typeof settled !== 'string') return settled;
+          lastFailure += `; ${settled}`;
+        }
       }
       if (attempt < this.retries) await this.backoff(attempt, signal, op, body.orderId);
     }
     throw new PgUnavailableError(op, body.orderId, this.retries + 1, lastFailure, lastCause === undefined ? undefined : { cause: lastCause });
+  }
+
+  /** The answer a settled request got, or what the lookup said instead (not found, processing, failed). */
+  private async settledAnswer(op: PgOperation, orderId: string, signal: AbortSignal | undefined): Promise<Answer | string> {
+    let found: PgLookup;
+    try {
+      found = await this.lookup(op, orderId, signal);
+    } catch (e) {
+      if (e instanceof PgAbortedError) throw e;
+      return `outcome unknown (${e instanceof Error ? e.message : String(e)})`;
+    }
+    if (found.state === 'SETTLED') return { status: found.status, body: found.result };
+    return found.state === 'PROCESSING' ? 'the gateway is still processing it' : 'the gateway has no record of it';
   }
 
   /** Full jitter: a uniform wait up to the exponential ceiling, so retrying callers spread out. */
@@ -151,6 +205,13 @@ function isCaptured(b: unknown): b is PgChargeCaptured {
 function isRefunded(b: unknown): b is PgRefunded {
   const o = b as Partial<PgRefunded> | null;
   return typeof o === 'object' && o !== null && o.status === 'REFUNDED' && typeof o.refundId === 'string' && typeof o.amount === 'number';
+}
+
+function isLookup(b: unknown, key: string): b is PgLookup {
+  const o = b as Partial<PgLookup> | null;
+  if (typeof o !== 'object' || o === null || o.key !== key) return false;
+  if (o.state === 'SETTLED') return typeof (o as { status?: unknown }).status === 'number';
+  return o.state === 'PROCESSING' || o.state === 'NOT_FOUND';
 }
 
 function reasonOf(b: unknown): string {

@@ -6,7 +6,8 @@
  *   PG_LATENCY_MS    "min,max" ms before a request is decided (default 5,30)
  *   PG_DECLINE_RATE  share of orders declined, fixed per order by PG_SEED (default 0)
  *   PG_ERROR_RATE    probability of a 503 per request (default 0)
- *   PG_TIMEOUT_RATE  probability of never answering per request (default 0)
+ *   PG_TIMEOUT_RATE  probability of never answering per request, nothing charged (default 0)
+ *   PG_TIMEOUT_AFTER_CHARGE_RATE  probability of deciding (capturing) and then never answering (default 0)
  *   PG_SEED          default 'pg'
  *
  * Prints "ready <port>" once listening; SIGTERM or SIGINT closes it.

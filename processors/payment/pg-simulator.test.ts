@@ -139,3 +139,69 @@ test('config and reset over HTTP; stats over GET', async (t) => {
   t.deepEqual(sim.stats().declines, {});
   t.is(sim.config().declineRate, 1, 'reset keeps the configuration');
 });
+
+async function lookup(sim: PgSimulator, key: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${sim.url}${PG_PATHS.payments}/${encodeURIComponent(key)}`);
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** A request the test gives up on after `ms`, as a client's timeout would. */
+async function postAbandoned(sim: PgSimulator, path: string, body: unknown, key: string, ms: number): Promise<'no answer'> {
+  await abandonable(sim, path, body, key, ms).catch(() => undefined);
+  return 'no answer';
+}
+
+function abandonable(sim: PgSimulator, path: string, body: unknown, key: string, ms: number): Promise<Response> {
+  return fetch(`${sim.url}${path}`, {
+    method: 'POST', headers: { 'content-type': 'application/json', [IDEMPOTENCY_HEADER]: key }, body: JSON.stringify(body), signal: AbortSignal.timeout(ms),
+  });
+}
+
+test('lookup by idempotency key: not found, then the settled answer (captured or declined) without a new charge', async (t) => {
+  const sim = await startPgSimulator({ latencyMs: [0, 0], declineRate: 0.5, seed: 'lk' });
+  t.teardown(() => sim.close());
+  const [kept, declined] = [0, 1].map((want) => Array.from({ length: 50 }, (_, i) => `lk-${i}`).find((id) => (chance('lk', id) < 0.5 ? 1 : 0) === want)!);
+  t.deepEqual(await lookup(sim, `charge:${kept}`), { status: 404, body: { key: `charge:${kept}`, state: 'NOT_FOUND' } });
+  const charged = await post(sim, PG_PATHS.charges, order(kept!), `charge:${kept}`);
+  t.deepEqual(await lookup(sim, `charge:${kept}`), { status: 200, body: { key: `charge:${kept}`, state: 'SETTLED', status: 200, result: charged.body } });
+  await post(sim, PG_PATHS.charges, order(declined!), `charge:${declined}`);
+  const d = await lookup(sim, `charge:${declined}`);
+  t.like(d.body, { state: 'SETTLED', status: 402, result: { status: 'DECLINED' } });
+  t.deepEqual(sim.stats().charges, { [kept!]: 1 });
+  t.is(sim.stats().lookups, 3);
+  t.deepEqual(sim.lookup(`charge:${kept}`), { key: `charge:${kept}`, state: 'SETTLED', status: 200, result: charged.body });
+});
+
+test('a silent outcome (hang after charge): no answer, yet charged; lookup and a retry with the key both tell, no second charge', async (t) => {
+  const sim = await startPgSimulator({ latencyMs: [0, 0] });
+  t.teardown(() => sim.close());
+  sim.hang('charge:s1');
+  t.is(await postAbandoned(sim, PG_PATHS.charges, order('s1'), 'charge:s1', 300), 'no answer');
+  t.deepEqual(sim.stats().charges, { s1: 1 });
+  t.is(sim.stats().silentOutcomes, 1);
+  t.like((await lookup(sim, 'charge:s1')).body, { state: 'SETTLED', status: 200, result: { status: 'CAPTURED' } });
+  const retry = await post(sim, PG_PATHS.charges, order('s1'), 'charge:s1');
+  t.is(retry.body.status, 'CAPTURED');
+  t.deepEqual(sim.stats().charges, { s1: 1 });
+});
+
+test('a hang before the charge leaves nothing; times counts replays too; the rate draws silent outcomes', async (t) => {
+  const sim = await startPgSimulator({ latencyMs: [0, 0] });
+  t.teardown(() => sim.close());
+  sim.hang('charge:b1', { afterCharge: false });
+  await postAbandoned(sim, PG_PATHS.charges, order('b1'), 'charge:b1', 200);
+  t.deepEqual(sim.stats().charges, {});
+  t.is((await lookup(sim, 'charge:b1')).status, 404);
+  // Two silences over HTTP: the first captures, the second is a replay that also goes unanswered.
+  const r = await fetch(`${sim.url}${PG_PATHS.hang}`, { method: 'POST', body: JSON.stringify({ key: 'charge:b2', times: 2 }) });
+  t.is(r.status, 200);
+  await postAbandoned(sim, PG_PATHS.charges, order('b2'), 'charge:b2', 200);
+  await postAbandoned(sim, PG_PATHS.charges, order('b2'), 'charge:b2', 200);
+  t.is((await post(sim, PG_PATHS.charges, order('b2'), 'charge:b2')).status, 200);
+  t.deepEqual(sim.stats().charges, { b2: 1 });
+  t.is(sim.stats().timeouts, 3);
+  sim.configure({ timeoutAfterChargeRate: 1 });
+  t.is(await postAbandoned(sim, PG_PATHS.charges, order('b3'), 'charge:b3', 200), 'no answer');
+  t.deepEqual(sim.stats().charges, { b2: 1, b3: 1 });
+  t.throws(() => sim.configure({ timeoutRate: 0.5, timeoutAfterChargeRate: 0.6 }), { message: /must not exceed 1/ });
+});

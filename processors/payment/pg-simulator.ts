@@ -3,10 +3,11 @@
  * transient errors and timeouts that make calling one hard, and the idempotency keys that make it
  * safe. Its stats count captures per order, which is how end-to-end tests see a double charge.
  *
- * Simplification worth knowing: a simulated timeout never charges. A real gateway that stops
- * answering may have captured the money before the connection dropped; only a retry with the same
- * idempotency key (or reconciliation against its records) tells. Here a retry after a timeout gets
- * a fresh decision, because the first attempt left nothing behind.
+ * Two kinds of silence: a plain timeout (`timeoutRate`) leaves nothing behind, so a retry gets a
+ * fresh decision; a silent outcome (`timeoutAfterChargeRate`, or `hang(key, { afterCharge })`)
+ * decides — captures the money — and then never answers, as a real gateway may when the
+ * connection drops after the capture. A caller learns which by a lookup of the idempotency key
+ * (`GET /v1/payments/<key>`) or a retry with it, which replays the stored outcome.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -14,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { numberFromEnv, type Env } from '../common/env.ts';
 import { chance } from '../common/ids.ts';
 import {
-  IDEMPOTENCY_HEADER, PG_PATHS, type PgErrorBody, type PgPaymentBody, type PgRuntimeConfig, type PgStats,
+  IDEMPOTENCY_HEADER, PG_PATHS, type PgErrorBody, type PgHangRequest, type PgLookup, type PgPaymentBody, type PgRuntimeConfig, type PgStats,
 } from './pg-protocol.ts';
 
 export interface PgSimulatorConfig extends Partial<PgRuntimeConfig> {
@@ -32,13 +33,21 @@ export interface PgSimulator {
   stats(): PgStats;
   config(): PgRuntimeConfig;
   configure(patch: Partial<PgRuntimeConfig>): PgRuntimeConfig;
+  /**
+   * The next `times` (default 1) requests with this idempotency key get no answer, replays
+   * included; with `afterCharge` (default true) the first of them is decided (captured) before
+   * the silence. A test's switch for one order, beside the rates that draw per request.
+   */
+  hang(key: string, options?: Omit<PgHangRequest, 'key'>): void;
+  /** What the gateway holds for an idempotency key, as GET /v1/payments/<key> answers. */
+  lookup(key: string): PgLookup;
   /** Forgets charges, refunds, idempotency keys and counters; keeps the configuration. */
   reset(): void;
   /** Stops listening and drops open connections (hanging ones too); safe to call again. */
   close(): Promise<void>;
 }
 
-export const DEFAULT_PG_CONFIG: PgRuntimeConfig = { latencyMs: [5, 30], declineRate: 0, errorRate: 0, timeoutRate: 0, seed: 'pg' };
+export const DEFAULT_PG_CONFIG: PgRuntimeConfig = { latencyMs: [5, 30], declineRate: 0, errorRate: 0, timeoutRate: 0, timeoutAfterChargeRate: 0, seed: 'pg' };
 
 /** A configuration value the simulator refuses, from its options or from POST /v1/config. */
 export class PgConfigError extends Error {
@@ -53,8 +62,17 @@ interface Reply {
   readonly body: object;
 }
 
-/** `hang`: the simulated timeout — the gateway never answers. */
-type Decision = Reply | 'hang';
+/**
+ * `hang`: the simulated timeout — the gateway never answers and nothing was done. `silent`: the
+ * request was decided (the reply is final and kept with the key) but its caller gets no answer.
+ */
+type Decision = Reply | 'hang' | { readonly silent: Reply };
+
+/** A per-key switch set by `hang()`: how many more requests with the key go unanswered. */
+interface HangSwitch {
+  times: number;
+  afterCharge: boolean;
+}
 
 interface KeyEntry {
   /** Which request the key was first used for; the same key for another request is a 409. */
@@ -73,6 +91,7 @@ export async function startPgSimulator(options: PgSimulatorConfig = {}): Promise
   const random = options.random ?? Math.random;
   let config = validateConfig({ ...DEFAULT_PG_CONFIG, ...withoutUndefined(options) });
   let state = emptyState();
+  const hangs = new Map<string, HangSwitch>();
 
   const server: Server = createServer((req, res) => {
     state.requests++;
@@ -85,6 +104,16 @@ export async function startPgSimulator(options: PgSimulatorConfig = {}): Promise
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '').split('?')[0];
     if (path === PG_PATHS.stats && req.method === 'GET') return send(res, { status: 200, body: snapshot() });
+    if (path?.startsWith(`${PG_PATHS.payments}/`) && req.method === 'GET') {
+      let key: string;
+      try {
+        key = decodeURIComponent(path.slice(PG_PATHS.payments.length + 1));
+      } catch {
+        return send(res, { status: 400, body: { reason: 'the idempotency key in the path is not valid URL encoding' } });
+      }
+      const found = lookup(key);
+      return send(res, { status: found.state === 'NOT_FOUND' ? 404 : 200, body: found });
+    }
     if (req.method !== 'POST') return send(res, { status: path && isKnownPath(path) ? 405 : 404, body: { reason: `no ${req.method} ${path}` } });
     let body: unknown;
     try {
@@ -105,6 +134,16 @@ export async function startPgSimulator(options: PgSimulatorConfig = {}): Promise
       case PG_PATHS.reset:
         reset();
         return send(res, { status: 200, body: {} });
+      case PG_PATHS.hang: {
+        const h = body as Partial<PgHangRequest> | null;
+        if (typeof h?.key !== 'string' || h.key === '') return send(res, { status: 400, body: { reason: 'key must be a non-empty string' } });
+        try {
+          hang(h.key, h);
+        } catch (e) {
+          return send(res, { status: 400, body: { reason: e instanceof Error ? e.message : String(e) } });
+        }
+        return send(res, { status: 200, body: {} });
+      }
       default: return send(res, { status: 404, body: { reason: `no POST ${path}` } });
     }
   }
@@ -121,30 +160,43 @@ export async function startPgSimulator(options: PgSimulatorConfig = {}): Promise
     if (entry && entry.fingerprint !== fingerprint) {
       return send(res, { status: 409, body: { reason: `idempotency key ${key} was used for another request` } });
     }
+    const silence = takeHang(key);
     if (entry?.settled) {
       state.replays++;
+      if (silence) return unanswered(state);
       return send(res, entry.settled);
     }
     if (entry?.pending) {
       state.replays++;
-      return answer(res, await entry.pending);
+      const first = await entry.pending;
+      if (silence) return unanswered(generation);
+      // The first request's silence is its own: a duplicate that waited for it is answered.
+      return answer(res, typeof first === 'object' && 'silent' in first ? first.silent : first);
     }
     entry = { fingerprint };
-    const pending = decide(op, body);
+    const pending = decide(op, body, silence);
     entry.pending = pending;
     state.keys.set(key, entry);
     const decision = await pending;
     entry.pending = undefined;
     // Final outcomes stay with the key; a 503, a 404 or a hang left nothing, so a retry is decided afresh.
-    if (decision !== 'hang' && (decision.status === 200 || decision.status === 402)) entry.settled = decision;
+    const reply = decision === 'hang' ? undefined : 'silent' in decision ? decision.silent : decision;
+    if (reply && (reply.status === 200 || reply.status === 402)) entry.settled = reply;
     else if (generation.keys.get(key) === entry) generation.keys.delete(key);
     answer(res, decision);
   }
 
-  async function decide(op: Operation, body: PgPaymentBody): Promise<Decision> {
+  async function decide(op: Operation, body: PgPaymentBody, silence: HangSwitch | undefined): Promise<Decision> {
     const [min, max] = config.latencyMs;
     await sleep(min + random() * (max - min));
     const s = state;
+    const decided = () => (op === 'charge' ? capture(s, body) : refund(s, body));
+    if (silence) {
+      s.timeouts++;
+      if (!silence.afterCharge) return 'hang';
+      s.silentOutcomes++;
+      return { silent: decided() };
+    }
     const draw = random();
     if (draw < config.errorRate) {
       s.transientErrors++;
@@ -154,7 +206,40 @@ export async function startPgSimulator(options: PgSimulatorConfig = {}): Promise
       s.timeouts++;
       return 'hang';
     }
-    return op === 'charge' ? capture(s, body) : refund(s, body);
+    if (draw < config.errorRate + config.timeoutRate + config.timeoutAfterChargeRate) {
+      s.timeouts++;
+      s.silentOutcomes++;
+      return { silent: decided() };
+    }
+    return decided();
+  }
+
+  /** A request that draws or is switched to no answer after the decision was already kept (a replay). */
+  function unanswered(s: State): void {
+    s.timeouts++;
+  }
+
+  function hang(key: string, options: Omit<PgHangRequest, 'key'> = {}): void {
+    const times = options.times ?? 1;
+    if (!Number.isSafeInteger(times) || times < 1) throw new PgConfigError(`times must be a positive integer, not ${JSON.stringify(times)}`);
+    hangs.set(key, { times, afterCharge: options.afterCharge ?? true });
+  }
+
+  /** Uses up one of the key's silences: only the first silenced request can be the one that decides. */
+  function takeHang(key: string): HangSwitch | undefined {
+    const h = hangs.get(key);
+    if (!h) return undefined;
+    const taken = { ...h };
+    if (--h.times <= 0) hangs.delete(key);
+    return taken;
+  }
+
+  function lookup(key: string): PgLookup {
+    state.lookups++;
+    const entry = state.keys.get(key);
+    if (entry?.settled) return { key, state: 'SETTLED', status: entry.settled.status, result: entry.settled.body };
+    if (entry?.pending) return { key, state: 'PROCESSING' };
+    return { key, state: 'NOT_FOUND' };
   }
 
   function capture(s: State, body: PgPaymentBody): Reply {
@@ -179,7 +264,7 @@ export async function startPgSimulator(options: PgSimulatorConfig = {}): Promise
 
   function answer(res: ServerResponse, decision: Decision): void {
     // A hang keeps the response open; the client's timeout closes the connection, or close() does.
-    if (decision !== 'hang') send(res, decision);
+    if (decision !== 'hang' && !('silent' in decision)) send(res, decision);
   }
 
   function configure(patch: Partial<PgRuntimeConfig>): PgRuntimeConfig {
@@ -190,6 +275,7 @@ export async function startPgSimulator(options: PgSimulatorConfig = {}): Promise
 
   function reset(): void {
     state = emptyState();
+    hangs.clear();
   }
 
   function snapshot(): PgStats {
@@ -209,6 +295,8 @@ export async function startPgSimulator(options: PgSimulatorConfig = {}): Promise
     stats: snapshot,
     config: () => config,
     configure,
+    hang,
+    lookup: (key) => lookup(key),
     reset,
     close: () => (closed ??= new Promise<void>((resolve, reject) => {
       server.close((e) => (e ? reject(e) : resolve()));
@@ -228,13 +316,15 @@ interface State {
   replays: number;
   transientErrors: number;
   timeouts: number;
+  silentOutcomes: number;
+  lookups: number;
   keys: Map<string, KeyEntry>;
 }
 
 function emptyState(): State {
   return {
     requests: 0, charges: {}, refunds: {}, declines: {}, chargedAmounts: {}, refundedAmounts: {},
-    replays: 0, transientErrors: 0, timeouts: 0, keys: new Map(),
+    replays: 0, transientErrors: 0, timeouts: 0, silentOutcomes: 0, lookups: 0, keys: new Map(),
   };
 }
 
@@ -243,13 +333,18 @@ export function validateConfig(c: PgRuntimeConfig): PgRuntimeConfig {
   if (!Array.isArray(l) || l.length !== 2 || !l.every((n) => typeof n === 'number' && Number.isFinite(n) && n >= 0) || l[0] > l[1]) {
     throw new PgConfigError(`latencyMs must be [min, max] with 0 <= min <= max, not ${JSON.stringify(l)}`);
   }
-  for (const name of ['declineRate', 'errorRate', 'timeoutRate'] as const) {
+  for (const name of ['declineRate', 'errorRate', 'timeoutRate', 'timeoutAfterChargeRate'] as const) {
     const v = c[name] as unknown;
     if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new PgConfigError(`${name} must be a number in [0, 1], not ${JSON.stringify(v)}`);
   }
-  if (c.errorRate + c.timeoutRate > 1) throw new PgConfigError(`errorRate + timeoutRate must not exceed 1 (${c.errorRate} + ${c.timeoutRate})`);
+  if (c.errorRate + c.timeoutRate + c.timeoutAfterChargeRate > 1) {
+    throw new PgConfigError(`errorRate + timeoutRate + timeoutAfterChargeRate must not exceed 1 (${c.errorRate} + ${c.timeoutRate} + ${c.timeoutAfterChargeRate})`);
+  }
   if (typeof c.seed !== 'string') throw new PgConfigError(`seed must be a string, not ${JSON.stringify(c.seed)}`);
-  return { latencyMs: [l[0] as number, l[1] as number], declineRate: c.declineRate, errorRate: c.errorRate, timeoutRate: c.timeoutRate, seed: c.seed };
+  return {
+    latencyMs: [l[0] as number, l[1] as number], declineRate: c.declineRate, errorRate: c.errorRate, timeoutRate: c.timeoutRate,
+    timeoutAfterChargeRate: c.timeoutAfterChargeRate, seed: c.seed,
+  };
 }
 
 function invalidBody(b: unknown): string | undefined {
@@ -308,6 +403,7 @@ export function pgConfigFromEnv(env: Env): Partial<PgRuntimeConfig> & { port: nu
     declineRate: numberFromEnv(env, 'PG_DECLINE_RATE', DEFAULT_PG_CONFIG.declineRate),
     errorRate: numberFromEnv(env, 'PG_ERROR_RATE', DEFAULT_PG_CONFIG.errorRate),
     timeoutRate: numberFromEnv(env, 'PG_TIMEOUT_RATE', DEFAULT_PG_CONFIG.timeoutRate),
+    timeoutAfterChargeRate: numberFromEnv(env, 'PG_TIMEOUT_AFTER_CHARGE_RATE', DEFAULT_PG_CONFIG.timeoutAfterChargeRate),
     seed: env.PG_SEED || DEFAULT_PG_CONFIG.seed,
   };
 }
