@@ -1,0 +1,46 @@
+/**
+ * `npm run simulate -- --seeds N [--guarantee exactly_once|effectively_once] [--orders N]`: the
+ * exhaustive small scenario, then N random seeds × crash points on a larger one, with a progress
+ * line per run and the summary; exit 1 on any invariant failure.
+ * `--seed S --crash processor:step:phase` replays one run (what a failure prints).
+ * `--exhaustive-only`, `--random-only` pick one mode.
+ */
+import { parseArgs } from 'node:util';
+import { describeSummary, exhaustive, random, reproduce, runOnce, type Guarantee, type ProcessorName, type Summary } from './simulate.ts';
+import type { CrashPhase } from './crashing-transport.ts';
+
+const { values } = parseArgs({
+  options: {
+    seeds: { type: 'string', default: '10' },
+    guarantee: { type: 'string' },
+    orders: { type: 'string' },
+    seed: { type: 'string' },
+    crash: { type: 'string' },
+    'exhaustive-only': { type: 'boolean', default: false },
+    'random-only': { type: 'boolean', default: false },
+    quiet: { type: 'boolean', default: false },
+  },
+});
+const guarantees: Guarantee[] = values.guarantee ? [values.guarantee as Guarantee] : ['exactly_once', 'effectively_once'];
+for (const g of guarantees) if (g !== 'exactly_once' && g !== 'effectively_once') throw new Error(`--guarantee exactly_once|effectively_once, not ${g}`);
+const progress = values.quiet ? undefined : (line: string) => process.stdout.write(`${line}\n`);
+
+let failed = false;
+if (values.seed) {
+  const [processor, step, phase] = (values.crash ?? '').split(':');
+  for (const guarantee of guarantees) {
+    const options = { seed: values.seed, orders: Number(values.orders ?? 3), guarantee, ...(values.crash ? { crash: { processor: processor as ProcessorName, step: Number(step), phase: (phase ?? 'before') as CrashPhase } } : {}) };
+    const r = await runOnce(options);
+    process.stdout.write(`${reproduce(options)}: steps ${JSON.stringify(r.steps)}, crashed at ${r.crashedAt ? `${r.crashedAt.n} (${r.crashedAt.kind})` : 'none'}, ${r.ms} ms, ${r.failures.length} failures\n${r.failures.join('\n')}\n`);
+    failed ||= r.failures.length > 0;
+  }
+} else {
+  const summaries: Summary[] = [];
+  for (const guarantee of guarantees) {
+    if (!values['random-only']) summaries.push(await exhaustive({ seed: 'small-1', orders: Number(values.orders ?? 3), guarantee, ...(progress ? { progress } : {}) }));
+    if (!values['exhaustive-only']) summaries.push(await random({ seeds: Number(values.seeds), orders: Number(values.orders ?? 10), guarantee, pointsPerSeed: 3, ...(progress ? { progress } : {}) }));
+  }
+  for (const s of summaries) process.stdout.write(`${describeSummary(s)}\n`);
+  failed = summaries.some((s) => s.failures.length > 0);
+}
+process.exit(failed ? 1 : 0);
