@@ -1,15 +1,17 @@
 /**
  * The payment processor: idempotent payment requests in the topology, gateway calls in the
  * charger sidecar. Env (besides processors/common/process.ts): PG_URL, PG_TIMEOUT_MS, PG_RETRIES,
- * PG_BREAKER_THRESHOLD, PG_BREAKER_COOLDOWN_MS, PAYMENT_CONCURRENCY (see sidecar.ts).
+ * PG_BREAKER_THRESHOLD, PG_BREAKER_COOLDOWN_MS, PAYMENT_CONCURRENCY (see sidecar.ts);
+ * PAYMENT_PENDING_RESEND_MS (default 30000, 0 never): a request still PENDING this long after it
+ * was sent to the charger is sent again (topology.ts).
  */
-import type { ProcessorSpec } from '../common/index.ts';
+import { numberFromEnv, type ProcessorSpec } from '../common/index.ts';
 import { paymentSidecar } from './sidecar.ts';
-import { paymentTopology } from './topology.ts';
+import { DEFAULT_PENDING_RESEND_MS, paymentTopology } from './topology.ts';
 
 export {
-  paymentTopology, internalTopic, paymentKey, validateRequest, PAYMENTS_STORE, PG_REQUESTS, PG_RESULTS, FAILURE_REASON_HEADER,
-  type PaymentEntry, type PaymentKind, type PaymentRequest,
+  paymentTopology, internalTopic, paymentKey, validateRequest, PAYMENTS_STORE, RESENDS_STORE, PG_REQUESTS, PG_RESULTS, FAILURE_REASON_HEADER,
+  DEFAULT_PENDING_RESEND_MS, type PaymentTopologyOptions, type PaymentEntry, type PaymentKind, type PaymentRequest,
 } from './topology.ts';
 export { startCharger, settle, type ChargerOptions, ChargerError } from './charger.ts';
 export { paymentSidecar } from './sidecar.ts';
@@ -22,6 +24,8 @@ export * from './errors.ts';
 export const paymentSpec: ProcessorSpec = {
   name: 'payment',
   topics: ['payment-request-topic', 'payment-success-topic', 'payment-refund-topic'],
-  topology: (contracts) => paymentTopology(contracts),
+  topology: (contracts, env) => paymentTopology(contracts, {
+    pendingResendMs: numberFromEnv(env, 'PAYMENT_PENDING_RESEND_MS', DEFAULT_PENDING_RESEND_MS),
+  }),
   sidecar: paymentSidecar,
 };

@@ -3,7 +3,7 @@ import { DeadLetterHeaders, TopologyTestDriver, type KeyValueStore } from '../en
 import type { PaymentOutcome, PaymentRefundMessage, PaymentRequestMessage, PaymentSuccessMessage } from '../../schemas/index.ts';
 import { plainContracts } from '../common/index.ts';
 import {
-  FAILURE_REASON_HEADER, PAYMENTS_STORE, PG_REQUESTS, PG_RESULTS, paymentTopology, type PaymentEntry, type PaymentKind,
+  FAILURE_REASON_HEADER, PAYMENTS_STORE, PG_REQUESTS, PG_RESULTS, RESENDS_STORE, paymentTopology, type PaymentEntry, type PaymentKind,
 } from './topology.ts';
 
 const ORDER = '5f0c3c1e-8d55-4d0a-9a53-0c1f6b1c2a01';
@@ -146,7 +146,7 @@ for (const [name, key, value, field] of [
 
 test('internal topics are the application\'s, co-partitioned with the requests', (t) => {
   const topology = paymentTopology(plainContracts());
-  t.deepEqual([...topology.internalTopics.keys()].sort(), [PG_REQUESTS, PG_RESULTS, `${PAYMENTS_STORE}-changelog`].sort());
+  t.deepEqual([...topology.internalTopics.keys()].sort(), [PG_REQUESTS, PG_RESULTS, `${PAYMENTS_STORE}-changelog`, `${RESENDS_STORE}-changelog`].sort());
   t.deepEqual(topology.copartitionGroups, [[REQUESTS, PG_RESULTS]]);
   t.is(topology.subtopologies().length, 1, 'requests and outcomes share the store, hence the task');
 });
@@ -157,5 +157,50 @@ test('a failed refund reaches payment-refund-topic with the reason', (t) => {
   d.pipe(RESULTS, ORDER, outcome(ORDER, 'FAILED', 'REFUND'), { headers: { [FAILURE_REASON_HEADER]: Buffer.from('no captured charge') } });
   t.deepEqual(d.readKeyValues(REFUNDS), [[ORDER, refunded(ORDER, 'FAILED', 'no captured charge')]]);
   t.deepEqual(d.readKeyValues(SUCCESS), []);
+  d.close();
+});
+
+function resendDriver(pendingResendMs = 10_000): TopologyTestDriver {
+  return new TopologyTestDriver(paymentTopology(plainContracts(), { pendingResendMs, resendTickMs: 100 }), {
+    applicationId: APP, errors: { processing: 'dead-letter' }, wallClockStartMs: 1_000_000,
+  });
+}
+
+test('a request left PENDING is re-sent, the same request, once per pendingResendMs until its outcome arrives', (t) => {
+  const d = resendDriver();
+  d.pipe(REQUESTS, ORDER, request(ORDER));
+  d.pipe(REQUESTS, OTHER, request(OTHER));
+  t.is(d.readKeyValues(PG_REQUESTS).length, 2);
+  d.pipe(RESULTS, OTHER, outcome(OTHER, 'SUCCESS'));
+  d.advanceWallClockTime(9_900);
+  t.deepEqual(d.readKeyValues(PG_REQUESTS), [], 'not due yet');
+  d.advanceWallClockTime(200);
+  t.deepEqual(d.readKeyValues(PG_REQUESTS), [[ORDER, request(ORDER)]], 'only the order without an outcome, unchanged (same key at the gateway)');
+  d.advanceWallClockTime(5_000);
+  t.deepEqual(d.readKeyValues(PG_REQUESTS), [], 'the next re-send is pendingResendMs after this one');
+  d.advanceWallClockTime(5_100);
+  t.deepEqual(d.readKeyValues(PG_REQUESTS), [[ORDER, request(ORDER)]]);
+  t.like(d.getStore<KeyValueStore<string, PaymentEntry>>(PAYMENTS_STORE).get(`${ORDER}/CHARGE`), { state: 'PENDING', resends: 2 });
+  d.pipe(RESULTS, ORDER, outcome(ORDER, 'SUCCESS'));
+  t.deepEqual(d.readKeyValues(SUCCESS).map(([k]) => k), [OTHER, ORDER]);
+  t.is(d.getStore<KeyValueStore<string, string>>(RESENDS_STORE).approximateNumEntries(), 0, 'settled entries leave the index');
+  d.advanceWallClockTime(60_000);
+  t.deepEqual(d.readKeyValues(PG_REQUESTS), [], 'no re-send after the outcome');
+  d.close();
+});
+
+test('pendingResendMs 0 never re-sends; an old PENDING entry without the request is left alone', (t) => {
+  const off = resendDriver(0);
+  off.pipe(REQUESTS, ORDER, request(ORDER));
+  off.readKeyValues(PG_REQUESTS);
+  off.advanceWallClockTime(3_600_000);
+  t.deepEqual(off.readKeyValues(PG_REQUESTS), []);
+  off.close();
+  const d = resendDriver();
+  d.getStore<KeyValueStore<string, PaymentEntry>>(PAYMENTS_STORE).put(`${OTHER}/CHARGE`, { state: 'PENDING', eventId: 'e', amount: 4200, requestedAt: 0 });
+  d.getStore<KeyValueStore<string, string>>(RESENDS_STORE).put(`000000000000000/${OTHER}/CHARGE`, `${OTHER}/CHARGE`);
+  d.advanceWallClockTime(20_000);
+  t.deepEqual(d.readKeyValues(PG_REQUESTS), []);
+  t.is(d.getStore<KeyValueStore<string, string>>(RESENDS_STORE).approximateNumEntries(), 0);
   d.close();
 });

@@ -13,6 +13,14 @@
  * the outcome gets the stored outcome again. The first outcome for a key wins; later ones (a
  * redelivered charger batch) are dropped.
  *
+ * A request whose outcome never comes back (the pg-requests record or the pg-results one lost)
+ * would stay PENDING for ever. So each PENDING entry carries the request and a due time,
+ * indexed in store `payment-resends` (`<due time>/<orderId>/<kind>`); a wall-clock punctuator
+ * re-sends every request still PENDING when due (`pendingResendMs` after the last send, env
+ * PAYMENT_PENDING_RESEND_MS), again and again until an outcome arrives. A re-sent request uses
+ * the same idempotency key at the gateway (`charge:<orderId>`), so it cannot charge twice: the
+ * gateway replays what it decided, or the charger joins the call still in flight.
+ *
  * The internal topics are declared like repartition topics, so the engine names them
  * `<appId>-pg-requests` / `<appId>-pg-results`, creates them before start and lists them among the
  * application's topics. pg-results is co-partitioned with payment-request-topic: the charger
@@ -32,10 +40,29 @@ export type PaymentKind = 'CHARGE' | 'REFUND';
 export type PaymentRequest = PaymentRequestMessage & { readonly kind: PaymentKind };
 
 export type PaymentEntry =
-  | { readonly state: 'PENDING'; readonly eventId: string; readonly amount: number; readonly requestedAt: number }
+  | {
+    readonly state: 'PENDING'; readonly eventId: string; readonly amount: number; readonly requestedAt: number;
+    /** What was sent to the charger and is re-sent; absent in entries written before re-sends existed (never re-sent). */
+    readonly request?: PaymentRequest;
+    /** Wall-clock time of the next re-send, the key of its `payment-resends` index entry. */
+    readonly resendAt?: number;
+    /** Re-sends so far. */
+    readonly resends?: number;
+  }
   | { readonly state: 'DONE'; readonly outcome: PaymentOutcome; readonly reason?: string };
 
 export const PAYMENTS_STORE = 'payments';
+/** Index of PENDING entries by re-send due time: `<timeKey(due)>/<orderId>/<kind>` → `<orderId>/<kind>`. */
+export const RESENDS_STORE = 'payment-resends';
+
+export interface PaymentTopologyOptions {
+  /** Re-send a request still PENDING this long after it was last sent (wall clock); 0 never. Default 30 s. */
+  readonly pendingResendMs?: number;
+  /** How often the due re-sends are looked for. Default min(1 s, pendingResendMs). */
+  readonly resendTickMs?: number;
+}
+
+export const DEFAULT_PENDING_RESEND_MS = 30_000;
 /** Internal topic names as the topology declares them; the engine prefixes `<appId>-`. */
 export const PG_REQUESTS = 'pg-requests';
 export const PG_RESULTS = 'pg-results';
@@ -59,7 +86,12 @@ const SINK_PG = 'pg-requests-sink';
 const SINK_SUCCESS = 'payment-success-sink';
 const SINK_REFUND = 'payment-refund-sink';
 
-export function paymentTopology(contracts: Contracts): Topology {
+export function paymentTopology(contracts: Contracts, options: PaymentTopologyOptions = {}): Topology {
+  const resendMs = options.pendingResendMs ?? DEFAULT_PENDING_RESEND_MS;
+  if (!(resendMs >= 0)) throw new RangeError(`pendingResendMs must not be negative, not ${resendMs}`);
+  const tickMs = options.resendTickMs ?? Math.min(1000, resendMs);
+  if (resendMs > 0 && !(tickMs > 0)) throw new RangeError(`resendTickMs must be positive, not ${tickMs}`);
+  const resend = { resendMs, tickMs };
   const requestTopic = contracts.topic('payment-request-topic');
   const t = new Topology();
   t.addInternalTopic({ name: PG_REQUESTS, purpose: 'repartition' });
@@ -67,9 +99,10 @@ export function paymentTopology(contracts: Contracts): Topology {
   t.copartition([requestTopic, PG_RESULTS]);
   t.addSource(SOURCE_REQUESTS, requestTopic, contracts.consumed('payment-request-topic'));
   t.addSource(SOURCE_RESULTS, PG_RESULTS, { keySerde: Serdes.string(), valueSerde: contracts.record('PaymentOutcome') });
-  t.addProcessor(REQUESTS, requestProcessor, SOURCE_REQUESTS);
+  t.addProcessor(REQUESTS, () => requestProcessor(resend), SOURCE_REQUESTS);
   t.addProcessor(OUTCOMES, outcomeProcessor, SOURCE_RESULTS);
   t.addStateStore(keyValueStore<string, PaymentEntry>(PAYMENTS_STORE, { keyCodec: Serdes.string(), valueCodec: Serdes.json() }), REQUESTS, OUTCOMES);
+  t.addStateStore(keyValueStore<string, string>(RESENDS_STORE, { keyCodec: Serdes.string(), valueCodec: Serdes.string() }), REQUESTS, OUTCOMES);
   t.addSink(SINK_PG, PG_REQUESTS, { keySerde: Serdes.string(), valueSerde: contracts.record('PaymentRequestMessage') }, REQUESTS);
   t.addSink(SINK_SUCCESS, contracts.topic('payment-success-topic'), contracts.produced('payment-success-topic'), REQUESTS, OUTCOMES);
   t.addSink(SINK_REFUND, contracts.topic('payment-refund-topic'), contracts.produced('payment-refund-topic'), REQUESTS, OUTCOMES);
@@ -78,21 +111,47 @@ export function paymentTopology(contracts: Contracts): Topology {
 
 type Answer = PaymentSuccessMessage | PaymentRefundMessage;
 
-function requestProcessor(): Processor<string | null, PaymentRequestMessage | null, string, PaymentRequestMessage | Answer> {
+function requestProcessor(resend: { readonly resendMs: number; readonly tickMs: number }): Processor<string | null, PaymentRequestMessage | null, string, PaymentRequestMessage | Answer> {
   let ctx: ProcessorContext<string, PaymentRequestMessage | Answer>;
   let store: KeyValueStore<string, PaymentEntry>;
+  let resends: KeyValueStore<string, string>;
+
+  /** The request goes (again) to the charger, and its next re-send is indexed. */
+  function send(key: string, request: PaymentRequest, timestamp: number, previous?: PaymentEntry & { state: 'PENDING' }): void {
+    if (previous?.resendAt !== undefined) resends.delete(resendKey(previous.resendAt, key));
+    const now = ctx.currentSystemTime();
+    const resendAt = resend.resendMs > 0 ? now + resend.resendMs : undefined;
+    store.put(key, {
+      state: 'PENDING', eventId: request.eventId, amount: request.amount, requestedAt: request.requestedAt, request,
+      ...(resendAt !== undefined ? { resendAt } : {}), resends: previous ? (previous.resends ?? 0) + 1 : 0,
+    });
+    if (resendAt !== undefined) resends.put(resendKey(resendAt, key), key);
+    ctx.forward({ key: request.orderId, value: request, timestamp, headers: {} }, SINK_PG);
+  }
+
+  /** Every request still PENDING whose re-send is due goes to the charger again; index entries of settled ones go. */
+  function resendDue(now: number): void {
+    for (const { key: indexKey, value: key } of resends.range(undefined, `${timeKey(now)}/\uffff`)) {
+      resends.delete(indexKey);
+      const entry = store.get(key);
+      if (entry?.state !== 'PENDING' || entry.request === undefined) continue;
+      send(key, entry.request, now, entry);
+    }
+  }
+
   return {
     init(c) {
       ctx = c;
       store = c.getStateStore(PAYMENTS_STORE);
+      resends = c.getStateStore(RESENDS_STORE);
+      if (resend.resendMs > 0) c.schedule(resend.tickMs, 'wall-clock-time', resendDue);
     },
     process(r) {
       const request = validateRequest(r.key, r.value);
       const key = paymentKey(request.orderId, request.kind);
       const entry = store.get(key);
       if (entry === undefined) {
-        store.put(key, { state: 'PENDING', eventId: request.eventId, amount: request.amount, requestedAt: request.requestedAt });
-        ctx.forward({ key: request.orderId, value: request, timestamp: r.timestamp, headers: {} }, SINK_PG);
+        send(key, request, r.timestamp);
       } else if (entry.state === 'DONE') {
         forwardOutcome(ctx, entry, r.timestamp);
       }
@@ -104,15 +163,20 @@ function requestProcessor(): Processor<string | null, PaymentRequestMessage | nu
 function outcomeProcessor(): Processor<string | null, PaymentOutcome | null, string, Answer> {
   let ctx: ProcessorContext<string, Answer>;
   let store: KeyValueStore<string, PaymentEntry>;
+  let resends: KeyValueStore<string, string>;
   return {
     init(c) {
       ctx = c;
       store = c.getStateStore(PAYMENTS_STORE);
+      resends = c.getStateStore(RESENDS_STORE);
     },
     process(r) {
       const outcome = validateOutcome(r.value);
       const key = paymentKey(outcome.orderId, outcome.kind);
-      if (store.get(key)?.state === 'DONE') return;
+      const before = store.get(key);
+      if (before?.state === 'DONE') return;
+      // Settled: no more re-sends (the index stays bounded by the PENDING entries).
+      if (before?.resendAt !== undefined) resends.delete(resendKey(before.resendAt, key));
       const reason = r.headers[FAILURE_REASON_HEADER]?.toString('utf8');
       const entry: PaymentEntry = { state: 'DONE', outcome, ...(reason !== undefined ? { reason } : {}) };
       store.put(key, entry);
@@ -130,6 +194,15 @@ function forwardOutcome(ctx: ProcessorContext<string, Answer>, entry: PaymentEnt
   } else {
     ctx.forward({ key: orderId, value: { orderId, paymentKey, amount, status }, timestamp, headers }, SINK_SUCCESS);
   }
+}
+
+function resendKey(at: number, key: string): string {
+  return `${timeKey(at)}/${key}`;
+}
+
+/** Fixed-width decimal, so that index keys sort by time. */
+function timeKey(ms: number): string {
+  return Math.max(0, Math.floor(ms)).toString().padStart(15, '0');
 }
 
 /**
