@@ -13,6 +13,8 @@ import {
 } from '../errors.ts';
 import { Partitioner } from '../partitioner.ts';
 import { CopartitionedAssigner } from './assigner.ts';
+import { classifyKafkaError } from './faults.ts';
+import { Backoff, type ReconnectOptions } from '../rabbit/backoff.ts';
 import { BROKER_DEFAULT_MAX_MESSAGE_BYTES, kafkaRecordSize, partitionBudget, splitRequests, type Placed, type RequestLimits } from './requests.ts';
 import type {
   Admin, BatchHandler, Capabilities, ConsumedRecord, Consumer, ConsumerOptions, GroupPositions, Headers, Producer, ProducerOptions,
@@ -37,6 +39,8 @@ export interface KafkaTransportOptions {
   readonly maxRecordsPerPartition?: number;
   /** Record bytes per produce request, all partitions together (default 16 MiB, below the broker's 100 MiB socket.request.max.bytes). */
   readonly maxRequestBytes?: number;
+  /** How a consumer rejoins after KafkaJS gave up on an outage (producers are replaced at their next call). */
+  readonly reconnect?: ReconnectOptions;
 }
 
 const GROUP_ID_NOT_FOUND = 69;
@@ -91,16 +95,22 @@ export class KafkaTransport implements Transport {
     return this.options.brokers.join(',');
   }
 
-  /** Turns a KafkaJS error into ours; connection failures become BrokerUnreachableError. */
+  /**
+   * Turns a KafkaJS error into ours. A broker outage (connection refused or closed, however deep
+   * in KafkaJS's wrappers) becomes BrokerUnreachableError; a broker answer that means "not now"
+   * (coordinator moving, leader loading) a TransportError with `retriable` true; a fenced
+   * producer and everything else stay non-retriable.
+   */
   wrap(e: unknown, message: string, context: Omit<ErrorContext, 'transport' | 'cause'> = {}): TransportError {
     if (e instanceof TransportError) return e;
     const ctx = { transport: 'kafka' as const, ...context, cause: e };
-    const name = e instanceof Error ? e.name : '';
     const type = (e as { type?: string } | null)?.type;
-    if (/Connection|NumberOfRetriesExceeded|BrokerNotFound|NoBrokerAvailable/.test(name) && !type) return new BrokerUnreachableError(this.address, ctx);
     if (type === 'UNKNOWN_TOPIC_OR_PARTITION') return new UnknownTopicError(ctx);
-    const retriable = (e as { retriable?: boolean } | null)?.retriable === true;
-    return new TransportError(message, ctx, retriable);
+    switch (classifyKafkaError(e)) {
+      case 'connection': return new BrokerUnreachableError(this.address, ctx);
+      case 'retriable': return new TransportError(message, ctx, true);
+      default: return new TransportError(message, ctx, false);
+    }
   }
 
   /** Connects a KafkaJS client within a bounded time, whatever its retry settings. */
@@ -186,7 +196,8 @@ class TopicMetadataCache {
       const value = Number(res.resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
       if (Number.isInteger(value) && value > 0) max = value;
     } catch (e) {
-      if (e instanceof BrokerUnreachableError) throw e;
+      // An outage must not leave the broker's default cached in place of the topic's own limit.
+      if (classifyKafkaError(e) !== 'other') throw this.transport.wrap(e, 'cannot read the topic\'s max.message.bytes', { topic });
     }
     const budget = partitionBudget(max);
     this.budgets.set(topic, budget);
@@ -293,24 +304,59 @@ class KafkaAdminClient implements Admin {
 }
 
 class KafkaProducerClient implements Producer {
-  private readonly producer: KafkaProducer;
+  private producer: KafkaProducer;
   private readonly partitioner = new Partitioner();
   private connected = false;
+  /**
+   * Set when a failure may have left the KafkaJS producer unusable: a transaction whose abort
+   * failed too (KafkaJS then refuses every new one), or a connection lost mid-request. The next
+   * call replaces the client; for a transactional one, connecting again (InitProducerId) aborts
+   * whatever the broker still holds open for this id, so the next transaction can begin.
+   */
+  private broken = false;
+  /** Another instance took over this transactional id: replacing the client would fence it back. */
+  private fenced: unknown;
 
   constructor(private readonly transport: KafkaTransport, private readonly metadata: TopicMetadataCache, private readonly options: ProducerOptions) {
+    this.producer = this.client();
+  }
+
+  private client(): KafkaProducer {
     // Idempotent: a retried batch is written once; acks=all is implied. A transactional id fences
     // an earlier incarnation of the same writer and aborts its open transaction on connect.
-    this.producer = transport.kafka.producer({
+    return this.transport.kafka.producer({
       idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false,
-      transactionalId: options.transactionalId,
+      transactionalId: this.options.transactionalId,
       // Short, so that a writer that died mid-transaction holds read_committed readers back briefly.
-      transactionTimeout: options.transactionalId ? 15000 : undefined,
+      transactionTimeout: this.options.transactionalId ? 15000 : undefined,
     });
   }
 
   async connect(): Promise<void> {
     await this.transport.connectBounded(this.producer, 'producer');
     this.connected = true;
+  }
+
+  /** Replaces a client a failure left unusable; while the broker is away this fails, retriable. */
+  private async repair(): Promise<void> {
+    if (this.fenced !== undefined) {
+      throw new TransportError('producer was fenced by a newer instance with the same transactional id', { transport: 'kafka', cause: this.fenced });
+    }
+    if (!this.broken) return;
+    const old = this.producer;
+    await old.disconnect().catch(() => undefined);
+    const next = this.client();
+    await this.transport.connectBounded(next, 'producer');
+    this.producer = next;
+    this.broken = false;
+  }
+
+  /** Marks the client for replacement after a failure a broker outage (or restart) caused. */
+  private failed(e: unknown): TransportError {
+    const fault = classifyKafkaError(e);
+    if (fault === 'fenced') this.fenced = e;
+    else if (fault === 'connection' || fault === 'retriable') this.broken = true;
+    return this.transport.wrap(e, 'records were not acknowledged');
   }
 
   maxRecordBytes(topic: string): Promise<number> {
@@ -329,6 +375,7 @@ class KafkaProducerClient implements Producer {
       try {
         acks = await this.producer.sendBatch({ acks: -1, topicMessages: topicMessages(request) });
       } catch (e) {
+        this.failed(e);
         const first = request[0]?.record;
         throw this.transport.wrap(e, 'records were not acknowledged', first && { topic: first.topic, key: first.key });
       }
@@ -356,6 +403,7 @@ class KafkaProducerClient implements Producer {
     // aborts the one a crashed predecessor left open: nothing was written, so begin again.
     for (let attempt = 1; ; attempt++) {
       try {
+        await this.repair();
         await this.transactionOnce(requests, positions);
         return;
       } catch (e) {
@@ -367,7 +415,13 @@ class KafkaProducerClient implements Producer {
 
   /** However many requests the records take, the transaction commits once, with the positions. */
   private async transactionOnce(requests: readonly Placed[][], positions: GroupPositions | undefined): Promise<void> {
-    const txn = await this.producer.transaction().catch((e: unknown) => { throw this.transport.wrap(e, 'cannot begin a transaction'); });
+    const txn = await this.producer.transaction().catch((e: unknown) => {
+      // KafkaJS refuses a transaction while its state machine still holds the last one (an abort
+      // that failed with the broker away): the client is replaced at the next call.
+      this.broken = true;
+      const wrapped = this.transport.wrap(e, 'cannot begin a transaction');
+      throw wrapped.retriable ? wrapped : new TransportError('cannot begin a transaction (the producer is reset at the next call)', { transport: 'kafka', cause: e }, true);
+    });
     try {
       for (const request of requests) await txn.sendBatch({ acks: -1, topicMessages: topicMessages(request) });
       if (positions && positions.offsets.length > 0) {
@@ -381,7 +435,9 @@ class KafkaProducerClient implements Producer {
       }
       await txn.commit();
     } catch (e) {
-      await txn.abort().catch(() => undefined);
+      const aborted = await txn.abort().then(() => true, () => false);
+      this.failed(e);
+      if (!aborted && this.fenced === undefined) this.broken = true;
       const first = requests[0]?.[0]?.record;
       throw this.transport.wrap(e, 'transaction aborted', { topic: first?.topic, key: first?.key, groupId: positions?.groupId });
     }
@@ -393,6 +449,7 @@ class KafkaProducerClient implements Producer {
    */
   private async plan(records: readonly ProducerRecord[]): Promise<Placed[][]> {
     if (!this.connected) throw new ClosedError('producer is not connected', { transport: 'kafka' });
+    await this.repair();
     const counts = new Map<string, number>();
     const budgets = new Map<string, number>();
     for (const topic of new Set(records.map((r) => r.topic))) {
@@ -448,7 +505,8 @@ function topicMessages(request: readonly Placed[]) {
 }
 
 class KafkaConsumerClient implements Consumer {
-  private readonly consumer: KafkaConsumer;
+  /** Replaced when KafkaJS gives up on a broker outage (a crash it does not restart from). */
+  private consumer: KafkaConsumer;
   private owned: TopicPartition[] = [];
   /** Rebalance callbacks run in order, and batches wait for them (KafkaJS does not await its events). */
   private callbacks: Promise<void> = Promise.resolve();
@@ -456,35 +514,85 @@ class KafkaConsumerClient implements Consumer {
   private connected = false;
   private running = false;
   private started: Deferred<void> = deferred();
+  private handler: BatchHandler | undefined;
+  private recovering: Promise<void> | undefined;
 
   private readonly heartbeatMs: number;
+  private readonly session: number;
 
   constructor(private readonly transport: KafkaTransport, private readonly metadata: TopicMetadataCache, private readonly options: ConsumerOptions) {
-    const session = transport.options.sessionTimeoutMs ?? 10000;
-    this.heartbeatMs = Math.max(100, Math.floor(session / 10));
-    this.consumer = transport.kafka.consumer({
-      groupId: options.groupId,
-      sessionTimeout: session,
-      rebalanceTimeout: Math.max(session, 30000),
+    this.session = transport.options.sessionTimeoutMs ?? 10000;
+    this.heartbeatMs = Math.max(100, Math.floor(this.session / 10));
+    this.consumer = this.build();
+  }
+
+  /** A KafkaJS consumer whose events count only while it is the current one. */
+  private build(): KafkaConsumer {
+    const c = this.transport.kafka.consumer({
+      groupId: this.options.groupId,
+      sessionTimeout: this.session,
+      rebalanceTimeout: Math.max(this.session, 30000),
       heartbeatInterval: this.heartbeatMs,
       partitionAssigners: [CopartitionedAssigner],
       maxWaitTimeInMs: 100,
       allowAutoTopicCreation: false,
-      retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 2000 },
+      retry: {
+        retries: 5, initialRetryTime: 200, maxRetryTime: 2000,
+        // KafkaJS restarts itself after retriable crashes; an outage it calls non-retriable (a
+        // connection error wrapped in KafkaJSNonRetriableError) is recovered from below instead.
+        restartOnFailure: async (e) => classifyKafkaError(e) !== 'fenced',
+      },
     });
-    const { REBALANCING, GROUP_JOIN, CRASH } = this.consumer.events;
-    this.consumer.on(REBALANCING, () => this.changeAssignment([]));
-    this.consumer.on(GROUP_JOIN, (e) => {
+    const { REBALANCING, GROUP_JOIN, CRASH } = c.events;
+    c.on(REBALANCING, () => { if (c === this.consumer) this.changeAssignment([]); });
+    c.on(GROUP_JOIN, (e) => {
+      if (c !== this.consumer) return;
       const assignment = e.payload.memberAssignment as Record<string, number[]>;
       this.changeAssignment(Object.entries(assignment).flatMap(([topic, ps]) => ps.map((partition) => ({ topic, partition }))));
       this.started.resolve();
     });
-    this.consumer.on(CRASH, (e) => {
+    c.on(CRASH, (e) => {
+      if (c !== this.consumer || !this.running) return;
+      // KafkaJS left the group; what this member owned is gone until it joins again.
+      this.changeAssignment([]);
       if (e.payload.restart) return;
+      const error = this.transport.wrap(e.payload.error, 'consumer crashed', { groupId: this.options.groupId });
+      if (error.retriable) { this.recover(error); return; }
       this.running = false;
-      this.done.reject(this.transport.wrap(e.payload.error, 'consumer crashed', { groupId: options.groupId }));
+      this.done.reject(error);
       this.started.reject(e.payload.error);
     });
+    return c;
+  }
+
+  /**
+   * After a crash KafkaJS does not restart from (the broker away longer than its retries), a
+   * new client joins the group again with back-off and resumes from the committed positions;
+   * past `reconnect.maxElapsedMs` the consumer stops with the last error.
+   */
+  private recover(cause: TransportError): void {
+    if (this.recovering) return;
+    const backoff = new Backoff(this.transport.options.reconnect);
+    this.recovering = (async () => {
+      let last: TransportError = cause;
+      while (this.running) {
+        if (backoff.exhausted()) { this.fail(last); return; }
+        await sleep(backoff.next());
+        if (!this.running) return;
+        const next = this.build();
+        this.consumer = next;
+        try {
+          await this.transport.connectBounded(next, 'consumer');
+          if (!this.running) { await next.disconnect().catch(() => undefined); return; }
+          await this.start(next);
+          return;
+        } catch (e) {
+          last = this.transport.wrap(e, 'consumer could not rejoin', { groupId: this.options.groupId });
+          await next.disconnect().catch(() => undefined);
+          if (!last.retriable) { this.fail(last); return; }
+        }
+      }
+    })().finally(() => { this.recovering = undefined; });
   }
 
   private changeAssignment(next: TopicPartition[]): void {
@@ -507,14 +615,22 @@ class KafkaConsumerClient implements Consumer {
 
   async run(handler: BatchHandler): Promise<void> {
     if (!this.connected) throw new ClosedError('consumer is not connected', { transport: 'kafka', groupId: this.options.groupId });
+    this.handler = handler;
+    this.running = true;
+    await this.start(this.consumer);
+    await withTimeout(this.started.promise, 60000, () => new TransportError('consumer did not join its group in 60 s', { transport: 'kafka', groupId: this.options.groupId }));
+  }
+
+  /** Subscribes `c` and starts its fetch loop with the handler. */
+  private async start(c: KafkaConsumer): Promise<void> {
+    const handler = this.handler!;
     try {
-      await this.consumer.subscribe({ topics: [...this.options.topics], fromBeginning: this.options.autoOffsetReset !== 'latest' });
+      await c.subscribe({ topics: [...this.options.topics], fromBeginning: this.options.autoOffsetReset !== 'latest' });
     } catch (e) {
       throw this.transport.wrap(e, 'cannot subscribe', { groupId: this.options.groupId, topic: this.options.topics.join(',') });
     }
-    this.running = true;
     const max = this.options.maxBatchSize ?? 500;
-    await this.consumer.run({
+    await c.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 1,
@@ -524,7 +640,7 @@ class KafkaConsumerClient implements Consumer {
           topic: batch.topic, partition: batch.partition, offset: Number(m.offset),
           key: m.key, value: m.value, headers: toHeaders(m.headers), timestamp: Number(m.timestamp),
         }));
-        for (let i = 0; i < records.length && this.running && isRunning() && !isStale(); i += max) {
+        for (let i = 0; i < records.length && this.running && c === this.consumer && isRunning() && !isStale(); i += max) {
           const chunk = records.slice(i, i + max);
           // KafkaJS heartbeats only between batches: a handler slower than the session timeout (a
           // long commit, calls to a slow service) would cost the member its place in the group. A
@@ -546,7 +662,6 @@ class KafkaConsumerClient implements Consumer {
         }
       },
     });
-    await withTimeout(this.started.promise, 60000, () => new TransportError('consumer did not join its group in 60 s', { transport: 'kafka', groupId: this.options.groupId }));
   }
 
   private fail(error: Error): void {
@@ -563,7 +678,9 @@ class KafkaConsumerClient implements Consumer {
       await this.consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: String(o.offset) })));
     } catch (e) {
       const o = offsets[0];
-      throw new CommitError('commit failed', { transport: 'kafka', groupId: this.options.groupId, topic: o?.topic, partition: o?.partition, offset: o?.offset, cause: e });
+      // Retriable when the broker is away or its coordinator moving: the same commit may succeed later.
+      throw new CommitError('commit failed', { transport: 'kafka', groupId: this.options.groupId, topic: o?.topic, partition: o?.partition, offset: o?.offset, cause: e },
+        this.transport.wrap(e, 'commit failed').retriable);
     }
   }
 
@@ -606,6 +723,7 @@ class KafkaConsumerClient implements Consumer {
   async disconnect(): Promise<void> {
     this.running = false;
     this.connected = false;
+    await this.recovering;
     await this.consumer.disconnect();
     this.changeAssignment([]);
     await this.callbacks;
