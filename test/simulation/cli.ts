@@ -3,7 +3,7 @@
  * exhaustive small scenario, then N random seeds × crash points on a larger one, with a progress
  * line per run and the summary; exit 1 on any invariant failure.
  * `--seed S --crash processor:step:phase` replays one run (what a failure prints).
- * `--exhaustive-only`, `--random-only` pick one mode.
+ * `--exhaustive-only`, `--random-only` pick one mode; `--parallel N` (default 3) runs at once in the exhaustive mode.
  */
 import { parseArgs } from 'node:util';
 import { describeSummary, exhaustive, random, reproduce, runOnce, type Guarantee, type ProcessorName, type Summary } from './simulate.ts';
@@ -19,6 +19,7 @@ const { values } = parseArgs({
     'exhaustive-only': { type: 'boolean', default: false },
     'random-only': { type: 'boolean', default: false },
     quiet: { type: 'boolean', default: false },
+    parallel: { type: 'string', default: '3' },
   },
 });
 const guarantees: Guarantee[] = values.guarantee ? [values.guarantee as Guarantee] : ['exactly_once', 'effectively_once'];
@@ -37,7 +38,7 @@ if (values.seed) {
 } else {
   const summaries: Summary[] = [];
   for (const guarantee of guarantees) {
-    if (!values['random-only']) summaries.push(await exhaustive({ seed: 'small-1', orders: Number(values.orders ?? 3), guarantee, ...(progress ? { progress } : {}) }));
+    if (!values['random-only']) summaries.push(await exhaustive({ seed: 'small-1', orders: Number(values.orders ?? 3), guarantee, parallel: Number(values.parallel), ...(progress ? { progress } : {}) }));
     if (!values['exhaustive-only']) summaries.push(await random({ seeds: Number(values.seeds), orders: Number(values.orders ?? 10), guarantee, pointsPerSeed: 3, ...(progress ? { progress } : {}) }));
   }
   for (const s of summaries) process.stdout.write(`${describeSummary(s)}\n`);

@@ -17,7 +17,7 @@ import { UnsupportedCapabilityError } from '../../transports/errors.ts';
 import { MemoryConsumer, type MemoryTransport } from '../../transports/memory/index.ts';
 import type {
   Admin, BatchHandler, Capabilities, Consumer, ConsumerOptions, GroupPositions, Producer, ProducerOptions, ProducerRecord,
-  RecordMetadata, TopicPartition, TopicPartitionOffset, Transport, TransportName,
+  TopicPartition, TopicPartitionOffset, Transport, TransportName,
 } from '../../transports/types.ts';
 
 export type StepKind = 'send' | 'sendTransaction' | 'commit' | 'checkpoint' | 'changelog' | 'offsets';

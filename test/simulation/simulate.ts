@@ -245,6 +245,8 @@ export interface ExhaustiveOptions {
   readonly phases?: readonly CrashPhase[];
   /** Upper bound of steps per processor (a guard against a run that never ends). */
   readonly maxSteps?: number;
+  /** Runs at once (default 1). */
+  readonly parallel?: number;
   readonly progress?: (line: string) => void;
 }
 
@@ -268,17 +270,27 @@ export async function exhaustive(o: ExhaustiveOptions): Promise<Summary & { base
   let runs = 1;
   for (const processor of o.processors ?? PROCESSOR_NAMES) {
     for (const phase of o.phases ?? phasesOf(o.guarantee)) {
-      for (let step = 1; step <= (o.maxSteps ?? 200); step++) {
-        const r = await runOnce({ seed: o.seed, orders: o.orders, guarantee: o.guarantee, crash: { processor, step, phase } });
-        runs++;
-        if (r.failures.length > 0) failures.push(r);
-        if (!r.crashedAt) {
-          if (r.failures.length > 0) o.progress?.(`${processor}:${step}:${phase} not reached and FAILED: ${r.failures[0]}`);
-          break;
+      // Runs in parallel (each on its own broker and gateway): they mostly wait on timers.
+      const parallel = Math.max(1, o.parallel ?? 1);
+      let done = false;
+      for (let first = 1; !done && first <= (o.maxSteps ?? 200); first += parallel) {
+        const steps = Array.from({ length: parallel }, (_, i) => first + i);
+        const results = await Promise.all(steps.map((step) => runOnce({ seed: o.seed, orders: o.orders, guarantee: o.guarantee, crash: { processor, step, phase } })));
+        for (const [i, r] of results.entries()) {
+          const step = steps[i]!;
+          runs++;
+          if (r.failures.length > 0) failures.push(r);
+          if (!r.crashedAt) {
+            if (r.failures.length > 0) o.progress?.(`${processor}:${step}:${phase} not reached and FAILED: ${r.failures[0]}`);
+            done = true;
+            continue;
+          }
+          // Past the first unreached step, a reached one is timing's luck: not part of the enumeration.
+          if (done) continue;
+          points++;
+          reached.add(`${processor}:${step}:${phase}`);
+          o.progress?.(`${processor}:${step}:${phase} (${r.crashedAt.kind}) ${r.failures.length ? `FAILED: ${r.failures[0]}` : 'ok'} ${r.ms} ms`);
         }
-        points++;
-        reached.add(`${processor}:${step}:${phase}`);
-        o.progress?.(`${processor}:${step}:${phase} (${r.crashedAt.kind}) ${r.failures.length ? `FAILED: ${r.failures[0]}` : 'ok'} ${r.ms} ms`);
       }
     }
   }
@@ -312,12 +324,15 @@ export async function random(o: RandomOptions): Promise<Summary> {
     runs++;
     if (base.failures.length > 0) failures.push(base);
     const rand = prng(`${seed}-crashes`);
-    for (let k = 0; k < (o.pointsPerSeed ?? 2); k++) {
+    const phases = phasesOf(o.guarantee);
+    const crashes = Array.from({ length: o.pointsPerSeed ?? 2 }, (): Crash => {
       const processor = PROCESSOR_NAMES[Math.floor(rand() * PROCESSOR_NAMES.length)]!;
-      const step = 1 + Math.floor(rand() * Math.max(1, base.steps[processor]));
-      const phases = phasesOf(o.guarantee);
-      const phase = phases[Math.floor(rand() * phases.length)]!;
-      const r = await runOnce({ seed, orders: o.orders, guarantee: o.guarantee, crash: { processor, step, phase } });
+      return { processor, step: 1 + Math.floor(rand() * Math.max(1, base.steps[processor])), phase: phases[Math.floor(rand() * phases.length)]! };
+    });
+    // A seed's crash runs at once (each on its own broker and gateway).
+    const results = await Promise.all(crashes.map((crash) => runOnce({ seed, orders: o.orders, guarantee: o.guarantee, crash })));
+    for (const r of results) {
+      const { processor, step, phase } = r.options.crash!;
       runs++;
       points++;
       if (r.crashedAt) reached.add(`${seed}:${processor}:${step}:${phase}`);
