@@ -52,6 +52,12 @@ test('Kafka Streams names: process-total, latency avg/max in ms, histograms with
   t.regex(text, /^kafka_stream_state_restore_remaining_records_total\{task="0_0",application="app"\} 250$/m);
   t.regex(text, /^kafka_stream_client_state\{state="RUNNING",application="app"\} 1$/m);
   t.regex(text, /^kafka_stream_client_state\{state="CREATED",application="app"\} 0$/m);
+  t.regex(text, /^orderstream_task_dead_letters_total\{task="0_0",reason="processing",application="app"\} 0$/m, 'failure series start at 0');
+  t.regex(text, /^orderstream_task_failures_total\{task="0_0",kind="commit",application="app"\} 0$/m);
+  m.nodeProcessed('0_0', 'KSTREAM-SOURCE-0000000000', 5);
+  m.deadLettered('0_0', 'processing');
+  t.regex(m.prometheus('app'), /^kafka_stream_processor_node_process_total\{task="0_0",processor_node_id="KSTREAM-SOURCE-0000000000",application="app"\} 5$/m);
+  t.regex(m.prometheus('app'), /^orderstream_task_dead_letters_total\{task="0_0",reason="processing",application="app"\} 1$/m);
   m.stateFrom(() => 'ERROR');
   t.regex(m.prometheus('app'), /^kafka_stream_client_state\{state="ERROR",application="app"\} 1$/m);
 });

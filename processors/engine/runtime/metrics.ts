@@ -31,6 +31,8 @@ interface TaskMetrics {
 /** Kafka Streams' client states, exported as `kafka_stream_client_state{state=…}` 1/0. */
 export const CLIENT_STATES = ['CREATED', 'STARTING', 'REBALANCING', 'RUNNING', 'PENDING_SHUTDOWN', 'NOT_RUNNING', 'PENDING_ERROR', 'ERROR', 'CLOSED'] as const;
 
+/** The error policies' stages (runtime/error-handling.ts) that can dead-letter a record. */
+const DEAD_LETTER_REASONS = ['deserialization', 'processing', 'production'] as const;
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const WINDOW_MS = 30_000;
 
@@ -62,6 +64,7 @@ export class Metrics {
     produced: this.counter('orderstream_task_records_produced_total', 'Records the task sent to sink topics.'),
     deadLetters: new Counter<TaskLabel | 'reason'>({ name: 'orderstream_task_dead_letters_total', help: 'Records the task sent to the dead-letter topic, by reason (deserialization, processing, production).', labelNames: ['task', 'reason'], registers: [this.registry] }),
     failures: new Counter<TaskLabel | 'kind'>({ name: 'orderstream_task_failures_total', help: 'Failures of the task by kind (deserialization, processing, production, commit), whatever the policy did with them.', labelNames: ['task', 'kind'], registers: [this.registry] }),
+    nodeProcess: new Counter<TaskLabel | 'processor_node_id'>({ name: 'kafka_stream_processor_node_process_total', help: 'Records the processor node processed (Kafka Streams processor-node process-total).', labelNames: ['task', 'processor_node_id'], registers: [this.registry] }),
     clientState: new Gauge<'state'>({ name: 'kafka_stream_client_state', help: 'The application\'s state (Kafka Streams client-state): 1 for the current state, 0 for the others.', labelNames: ['state'], registers: [this.registry] }),
   };
 
@@ -120,6 +123,12 @@ export class Metrics {
   failed(task: string, kind: string): void {
     this.of(task);
     this.f.failures.inc({ ...this.labels(task), kind });
+  }
+
+  /** Records through one processor node of the task (hook: the task, per node and batch). */
+  nodeProcessed(task: string, node: string, records: number): void {
+    this.of(task);
+    this.f.nodeProcess.inc({ task, processor_node_id: node }, records);
   }
 
   recordsOutFrom(source: () => Map<string, number>): void {
@@ -206,6 +215,9 @@ export class Metrics {
     if (!m) {
       m = { recordsIn: 0, processSeconds: 0, processBatches: 0, commitSeconds: 0, commits: 0, restoredRecords: 0, restoreSeconds: 0, lag: new Map() };
       this.tasks.set(task, m);
+      // Failure series exist from the task's start at 0, so rate() and increase() see the first one.
+      for (const reason of DEAD_LETTER_REASONS) this.f.deadLetters.inc({ task, reason }, 0);
+      for (const kind of [...DEAD_LETTER_REASONS, 'commit']) this.f.failures.inc({ task, kind }, 0);
     }
     return m;
   }
