@@ -107,3 +107,15 @@ function printableKey(key: Buffer): string {
   const s = key.toString('utf8');
   return /^[\x20-\x7e]{1,64}$/.test(s) ? JSON.stringify(s) : `0x${key.subarray(0, 32).toString('hex')}`;
 }
+
+/**
+ * The connection to the broker was lost, or is being re-established after a loss: the transport
+ * reconnects by itself with back-off, and the same call may succeed once the broker is back.
+ * For a send interrupted by the loss, whether its records were written is unknown (retrying may
+ * write them twice: the engine deduplicates on source positions).
+ */
+export class ConnectionLostError extends TransportError {
+  constructor(readonly address: string, context: ErrorContext) {
+    super(`lost the connection to the broker at ${address} (reconnecting)`, context, true);
+  }
+}
