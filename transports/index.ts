@@ -1,23 +1,42 @@
 /**
  * Chooses a transport by configuration: the same topology runs on any of them.
  *   TRANSPORT=memory|kafka|rabbit   KAFKA_BROKERS=host:port,...   RABBIT_URL=amqp://...
+ *   KAFKA_CLIENT=kafkajs|platformatic   which client the Kafka transport runs on (default kafkajs)
  */
 import { KafkaTransport, type KafkaTransportOptions } from './kafka/index.ts';
+import { PlatformaticKafkaTransport } from './kafka-platformatic/index.ts';
 import { MemoryTransport, type MemoryTransportOptions } from './memory/index.ts';
 import { RabbitTransport, type RabbitTransportOptions } from './rabbit/index.ts';
 import type { Transport, TransportName } from './types.ts';
 
 export type TransportConfig =
   | ({ readonly transport: 'memory' } & MemoryTransportOptions)
-  | ({ readonly transport: 'kafka' } & KafkaTransportOptions)
+  | ({ readonly transport: 'kafka'; readonly client?: KafkaClientName } & KafkaTransportOptions)
   | ({ readonly transport: 'rabbit' } & RabbitTransportOptions);
 
 export function createTransport(config: TransportConfig): Transport {
   switch (config.transport) {
     case 'memory': return new MemoryTransport(config);
-    case 'kafka': return new KafkaTransport(config);
+    case 'kafka': return kafkaTransport(config, config.client);
     case 'rabbit': return new RabbitTransport(config);
   }
+}
+
+export type KafkaClientName = 'kafkajs' | 'platformatic';
+
+/** The client the Kafka transport runs on: `KAFKA_CLIENT=kafkajs|platformatic`, default kafkajs. */
+export function kafkaClientFromEnv(env: NodeJS.ProcessEnv = process.env): KafkaClientName {
+  const c = env.KAFKA_CLIENT ?? 'kafkajs';
+  if (c !== 'kafkajs' && c !== 'platformatic') throw new Error(`KAFKA_CLIENT must be kafkajs or platformatic, not ${JSON.stringify(c)}`);
+  return c;
+}
+
+/**
+ * The one place a Kafka transport is made: on KafkaJS or @platformatic/kafka (`client`, default
+ * from KAFKA_CLIENT). Options the other client lacks are ignored by it.
+ */
+export function kafkaTransport(options: KafkaTransportOptions, client: KafkaClientName = kafkaClientFromEnv()): Transport {
+  return client === 'platformatic' ? new PlatformaticKafkaTransport(options) : new KafkaTransport(options);
 }
 
 export function transportConfigFromEnv(env: NodeJS.ProcessEnv = process.env): TransportConfig {
@@ -35,4 +54,5 @@ export * from './errors.ts';
 export { partitionForKey, murmur2 } from './partitioner.ts';
 export { MemoryTransport, MemoryBroker, MemoryConsumer } from './memory/index.ts';
 export { KafkaTransport } from './kafka/index.ts';
+export { PlatformaticKafkaTransport } from './kafka-platformatic/index.ts';
 export { RabbitTransport } from './rabbit/index.ts';
