@@ -46,6 +46,17 @@ export class RecordTooLargeFailure extends StreamsError {
   }
 }
 
+/**
+ * Tasks made no progress for `taskTimeoutMs` (Kafka Streams' `task.timeout.ms`) while a
+ * retriable failure kept recurring: the application stops, so that its process exits non-zero
+ * and a supervisor restarts it. `cause` is the last failure.
+ */
+export class TaskTimeoutFailure extends StreamsError {
+  constructor(readonly timeoutMs: number, readonly stalledMs: number, cause: unknown) {
+    super(`tasks made no progress for ${stalledMs} ms (taskTimeoutMs ${timeoutMs}) through retriable failures; last: ${errorMessage(cause)}`, {}, { cause, retriable: false });
+  }
+}
+
 /** Configuration asks for what the chosen transport cannot give. */
 export class UnsupportedGuaranteeError extends StreamsError {}
 
@@ -58,6 +69,14 @@ function describeContext(c: RecordContext): string {
   if (c.offset !== undefined) parts.push(`offset ${c.offset}`);
   if (c.key !== undefined) parts.push(`key ${JSON.stringify(c.key)}`);
   return parts.length ? ` (${parts.join(', ')})` : '';
+}
+
+/** Whether the error or one of its causes says that the same work may succeed later. */
+export function isRetriable(e: unknown): boolean {
+  for (let c = e, depth = 0; c !== null && typeof c === 'object' && depth < 16; c = (c as { cause?: unknown }).cause, depth++) {
+    if ((c as { retriable?: unknown }).retriable === true) return true;
+  }
+  return false;
 }
 
 export function errorMessage(e: unknown): string {

@@ -24,6 +24,17 @@ export interface StreamsConfig {
   /** Wall-clock punctuation and commit timer period. Default 50 ms. */
   readonly tickMs?: number;
   readonly logger?: (line: string) => void;
+  /**
+   * Kafka Streams' `task.timeout.ms`: how long tasks may make no progress while a retriable
+   * failure (the broker away) recurs. Meanwhile uncommitted work is dropped and the tasks are
+   * re-initialised from their committed state, with back-off; past it the application goes to
+   * ERROR with `TaskTimeoutFailure`. 0: the first failure is fatal. Default 300000 (5 min).
+   */
+  readonly taskTimeoutMs?: number;
+  /** Kafka's `retry.backoff.ms`: the first wait before a retry, doubled each time. Default 100. */
+  readonly retryBackoffMs?: number;
+  /** Kafka's `retry.backoff.max.ms`: the longest wait between retries. Default 1000. */
+  readonly retryBackoffMaxMs?: number;
 }
 
 export interface ResolvedConfig extends Required<Omit<StreamsConfig, 'errors'>> {
@@ -44,6 +55,9 @@ export function resolveConfig(c: StreamsConfig): ResolvedConfig {
     defaultPartitions: c.defaultPartitions ?? 1,
     tickMs: c.tickMs ?? 50,
     logger,
+    taskTimeoutMs: c.taskTimeoutMs ?? 300_000,
+    retryBackoffMs: c.retryBackoffMs ?? 100,
+    retryBackoffMaxMs: Math.max(c.retryBackoffMaxMs ?? 1000, c.retryBackoffMs ?? 100),
     errors: {
       deserialization: 'fail', processing: 'fail', production: 'dead-letter', deadLetterTopic: `${c.applicationId}-dlq`, logger, ...c.errors,
     },

@@ -5,12 +5,21 @@
  * outputs, changelog entries and positions are committed together every commit interval, under
  * the chosen guarantee. All work (batches, rebalances, timers, commits) runs in one lane, so a
  * commit never interleaves with processing.
+ *
+ * A retriable failure (the broker away) does not stop the application: as Kafka Streams does, it
+ * drops the uncommitted outputs, changelog entries and positions, closes the tasks dirty, and
+ * starts again from the last commit — new producers and consumer, tasks restored from their
+ * changelogs and checkpoints — retrying with back-off until `taskTimeoutMs` passes without
+ * progress, when it goes to ERROR with `TaskTimeoutFailure`.
  */
 import { randomUUID } from 'node:crypto';
 import {
   partitionForKey, type ConsumedRecord, type Consumer, type Producer, type ProducerRecord, type RecordBatch, type TopicPartition,
 } from '../../../transports/index.ts';
-import { CommitFailure, RecordTooLargeFailure, StreamsError, TopologyError, UnsupportedGuaranteeError, errorMessage } from '../errors.ts';
+import { sleep, withTimeout } from '../../../transports/util.ts';
+import {
+  CommitFailure, RecordTooLargeFailure, StreamsError, TaskTimeoutFailure, TopologyError, UnsupportedGuaranteeError, errorMessage, isRetriable,
+} from '../errors.ts';
 import type { StateStore } from '../stores/store.ts';
 import { changelogName, resolveTopic, type SourceNode, type Subtopology, type Topology } from '../topology.ts';
 import { resolveConfig, type ResolvedConfig, type StreamsConfig } from './config.ts';
@@ -64,6 +73,14 @@ export class StreamsApp {
   private readonly incarnation = randomUUID().slice(0, 8);
   private unitSeq = 0;
   private failure: Error | undefined;
+  /** Bumped when the consumer is replaced: batches and callbacks of an older one do nothing. */
+  private generation = 0;
+  /** Since when tasks have made no progress through retriable failures (undefined: healthy). */
+  private stalledSince: number | undefined;
+  /** A re-initialisation loop is running; `recoverAgain` is a failure it has yet to answer. */
+  private recovering = false;
+  private recoverAgain: Error | undefined;
+  private globalsFailed = false;
   private readonly done: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void };
 
   constructor(readonly topology: Topology, config: StreamsConfig) {
@@ -92,33 +109,12 @@ export class StreamsApp {
     this.state = 'STARTING';
     try {
       await this.planTopics();
-      const { transport, applicationId, instanceId } = this.config;
-      this.plainProducer = transport.producer();
-      await this.plainProducer.connect();
-      if (this.transactional) {
-        // Connecting with the same transactional id aborts what a crashed predecessor left open.
-        this.producer = transport.producer({ transactionalId: `${applicationId}-${instanceId}` });
-        await this.producer.connect();
-      } else {
-        this.producer = this.plainProducer;
-      }
+      await this.connectProducers();
       // Changelog entries are checked as the store writes them, synchronously: their limits first.
       for (const t of this.changelogTopics()) await this.recordLimit(t);
       await this.startGlobals();
-      this.consumer = transport.consumer({
-        groupId: applicationId,
-        topics: [...this.subOfTopic.keys()],
-        autoOffsetReset: 'earliest',
-        maxBatchSize: 1000,
-        onAssign: (tps) => this.inLane(() => this.assign(tps)),
-        onRevoke: (tps) => this.inLane(() => this.revoke(tps)),
-      });
-      await this.consumer.connect();
-      await this.consumer.run((batch) => this.inLane(() => this.handle(batch)));
-      void this.consumer.stopped().then(
-        () => undefined,
-        (e: unknown) => this.fail(e instanceof Error ? e : new Error(String(e))),
-      );
+      await this.startConsumer();
+      if (this.failure) throw this.failure;
       this.timer = setInterval(() => { void this.inLane(() => this.tick()).catch(() => undefined); }, this.config.tickMs);
       this.state = 'RUNNING';
     } catch (e) {
@@ -181,6 +177,39 @@ export class StreamsApp {
   }
 
   // --- start-up ---
+
+  private async connectProducers(): Promise<void> {
+    const { transport, applicationId, instanceId } = this.config;
+    this.plainProducer = transport.producer();
+    if (!this.transactional) this.producer = this.plainProducer;
+    await this.plainProducer.connect();
+    if (this.transactional) {
+      // Connecting with the same transactional id aborts what a crashed predecessor left open.
+      this.producer = transport.producer({ transactionalId: `${applicationId}-${instanceId}` });
+      await this.producer.connect();
+    }
+  }
+
+  /**
+   * Joins the group. The callbacks never reject: the lane answers a failure (recovery or ERROR),
+   * and a rejected callback would stop the consumer or break its group's rebalance instead.
+   */
+  private async startConsumer(): Promise<void> {
+    const generation = ++this.generation;
+    const current = () => generation === this.generation;
+    const consumer = this.config.transport.consumer({
+      groupId: this.config.applicationId,
+      topics: [...this.subOfTopic.keys()],
+      autoOffsetReset: 'earliest',
+      maxBatchSize: 1000,
+      onAssign: (tps) => this.inLane(() => (current() ? this.assign(tps) : undefined)).catch(() => undefined),
+      onRevoke: (tps) => this.inLane(() => (current() ? this.revoke(tps) : undefined)).catch(() => undefined),
+    });
+    this.consumer = consumer;
+    await consumer.connect();
+    await consumer.run((batch) => this.inLane(() => (current() ? this.handle(batch) : undefined)).catch(() => undefined));
+    void consumer.stopped().then(() => undefined, (e: unknown) => { if (current()) this.laneError(asError(e)); });
+  }
 
   private resolve(topic: string): string {
     return resolveTopic(this.topology, this.config.applicationId, topic);
@@ -285,7 +314,13 @@ export class StreamsApp {
     this.globalConsumer = await readToEnd({
       transport: this.config.transport, producer: this.plainProducer!, partitions: tps, groupPrefix: this.globalGroup,
       groupId: this.globalGroup, follow: true,
-      onRecord: (r) => { void this.inLane(() => this.applyGlobal(r)); },
+      onRecord: (r) => { void this.inLane(() => this.applyGlobal(r)).catch(() => undefined); },
+    });
+    const consumer = this.globalConsumer;
+    void consumer?.stopped().then(() => undefined, (e: unknown) => {
+      if (consumer !== this.globalConsumer) return;
+      this.globalsFailed = true;
+      this.laneError(asError(e));
     });
     await this.inLane(async () => {});
   }
@@ -340,12 +375,19 @@ export class StreamsApp {
       this.config.logger(`commit on revocation failed, dropping uncommitted work: ${errorMessage(e)}`);
       this.pending = [];
       this.changelog = [];
+      for (const id of ids) this.closeTask(id);
+      // The tasks kept lost their uncommitted work too: they must start again from their last commit.
+      if (this.tasks.size > 0) throw new CommitFailure(`commit on revocation failed: ${errorMessage(e)}`, {}, { cause: e, retriable: true });
+      return;
     }
-    for (const id of ids) {
-      this.tasks.get(id)!.task.close();
-      this.tasks.delete(id);
-    }
+    for (const id of ids) this.closeTask(id);
     this.config.logger(`tasks revoked: ${[...ids].join(', ')}`);
+  }
+
+  private closeTask(id: string): void {
+    const entry = this.tasks.get(id);
+    this.tasks.delete(id);
+    try { entry?.task.close(); } catch (e) { this.config.logger(`closing task ${id}: ${errorMessage(e)}`); }
   }
 
   private async readCheckpoints(ids: Set<string>): Promise<Map<string, { last: Checkpoint; units: Set<string> }>> {
@@ -448,10 +490,12 @@ export class StreamsApp {
   }
 
   private async tick(): Promise<void> {
-    if (this.state !== 'RUNNING') return;
+    if (this.state !== 'RUNNING' || this.recovering) return;
     const now = Date.now();
     for (const { task } of this.tasks.values()) task.punctuateWallClock(now);
     await this.maybeCommit();
+    // Owning nothing is no stall: a later failure starts its own count.
+    if (this.tasks.size === 0 && this.consumer?.assignment().length === 0) this.progressed();
   }
 
   private async maybeCommit(): Promise<void> {
@@ -469,7 +513,7 @@ export class StreamsApp {
       for (const [topic, offset] of task.consumed) positions.push({ topic, partition: task.partition, offset });
     }
     const moved = positions.filter((p) => this.committedPositions.get(`${p.topic}\u0000${p.partition}`) !== p.offset);
-    if (this.pending.length === 0 && this.changelog.length === 0 && moved.length === 0) return;
+    if (this.pending.length === 0 && this.changelog.length === 0 && moved.length === 0) { this.progressed(); return; }
     const started = performance.now();
     const outputs = await this.withinLimits(this.pending, await this.serialize(this.pending));
     const changelog = this.changelog;
@@ -493,6 +537,15 @@ export class StreamsApp {
     }
     for (const p of positions) this.committedPositions.set(`${p.topic}\u0000${p.partition}`, p.offset);
     for (const id of this.tasks.keys()) this.metrics.committed(id, performance.now() - started);
+    this.progressed();
+  }
+
+  /** A commit of running tasks went through: the stall count (taskTimeoutMs) starts afresh. */
+  private progressed(): void {
+    if (this.recovering || this.stalledSince === undefined) return;
+    if (this.tasks.size === 0 && (this.consumer?.assignment().length ?? 0) > 0) return;
+    this.config.logger(`recovered after ${Date.now() - this.stalledSince} ms`);
+    this.stalledSince = undefined;
   }
 
   private checkpoints(unit: string): ProducerRecord[] {
@@ -598,8 +651,84 @@ export class StreamsApp {
       if (this.failure) throw this.failure;
       return fn();
     });
-    this.lane = run.then(() => undefined, (e: unknown) => { this.fail(e instanceof Error ? e : new Error(String(e))); });
+    this.lane = run.then(() => undefined, (e: unknown) => { this.laneError(asError(e)); });
     return run;
+  }
+
+  /** A failure in the lane or of a consumer: re-initialise when it may pass, else stop. */
+  private laneError(error: Error): void {
+    if (this.failure || this.state === 'CLOSED') return;
+    if (this.state === 'RUNNING' && this.config.taskTimeoutMs > 0 && isRetriable(error)) this.recover(error);
+    else this.fail(error);
+  }
+
+  private recover(cause: Error): void {
+    // From now on the consumer's batches and callbacks are ignored: its positions are past input
+    // whose effects are being dropped, so only a new consumer, from the committed positions, may go on.
+    this.generation++;
+    this.stalledSince ??= Date.now();
+    if (this.recovering) { this.recoverAgain = cause; return; }
+    this.recovering = true;
+    void this.recoverLoop(cause);
+  }
+
+  private async recoverLoop(cause: Error): Promise<void> {
+    const { taskTimeoutMs, retryBackoffMs, retryBackoffMaxMs } = this.config;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const stalled = Date.now() - this.stalledSince!;
+        if (stalled >= taskTimeoutMs) { this.fail(new TaskTimeoutFailure(taskTimeoutMs, stalled, cause)); return; }
+        const wait = Math.min(retryBackoffMaxMs, retryBackoffMs * 2 ** Math.min(attempt, 30)) * (0.8 + Math.random() * 0.4);
+        this.config.logger(`retriable failure, re-initialising tasks from their last commit in ${Math.round(wait)} ms (attempt ${attempt + 1}, ${stalled} ms without progress): ${errorMessage(cause)}`);
+        await sleep(Math.min(wait, taskTimeoutMs - stalled));
+        if (this.state !== 'RUNNING' || this.failure) return;
+        if (Date.now() - this.stalledSince! >= taskTimeoutMs) continue;
+        this.recoverAgain = undefined;
+        try {
+          await this.reinitialise();
+        } catch (e) {
+          if (this.state !== 'RUNNING' || this.failure) return;
+          if (!isRetriable(e)) { this.fail(asError(e)); return; }
+          cause = asError(e);
+          continue;
+        }
+        if (this.recoverAgain === undefined) return;
+        cause = this.recoverAgain;
+      }
+    } finally {
+      this.recovering = false;
+    }
+  }
+
+  /** As on a rebalance: tasks closed dirty, uncommitted work dropped, new clients, tasks restored on assignment. */
+  private async reinitialise(): Promise<void> {
+    const old = this.consumer;
+    this.consumer = undefined;
+    await quietly(old?.disconnect());
+    await this.inLane(() => {
+      this.pending = [];
+      this.changelog = [];
+      this.commitRequested = false;
+      this.committedPositions.clear();
+      for (const id of [...this.tasks.keys()]) this.closeTask(id);
+    });
+    if (this.producer !== this.plainProducer) await quietly(this.producer?.disconnect());
+    await quietly(this.plainProducer?.disconnect());
+    await this.connectProducers();
+    if (this.globalsFailed) {
+      this.globalsFailed = false;
+      const consumer = this.globalConsumer;
+      this.globalConsumer = undefined;
+      await quietly(consumer?.disconnect());
+      if (this.globalGroup) await quietly(this.config.transport.admin().deleteGroups([this.globalGroup]));
+      this.globals?.close();
+      this.globals = undefined;
+      await this.startGlobals().catch((e: unknown) => { this.globalsFailed = true; throw e; });
+    }
+    if (this.state !== 'RUNNING') return;
+    await this.startConsumer();
+    // Closed meanwhile: what this started must not outlive the application.
+    if (this.state !== 'RUNNING') await this.teardown();
   }
 
   private fail(error: Error): void {
@@ -623,6 +752,16 @@ export class StreamsApp {
     if (this.producer !== this.plainProducer) await this.producer?.disconnect().catch(() => undefined);
     await this.plainProducer?.disconnect().catch(() => undefined);
   }
+}
+
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+/** Closing a client of a broker that is away: bounded, and its failure is no news. */
+async function quietly(closing: Promise<void> | undefined): Promise<void> {
+  if (!closing) return;
+  await withTimeout(closing, 10_000, () => new Error('close timed out')).catch(() => undefined);
 }
 
 /** A consumed record's key and value through its source's serdes (null stays null). */
