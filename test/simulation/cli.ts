@@ -2,11 +2,12 @@
  * `npm run simulate -- --seeds N [--guarantee exactly_once|effectively_once] [--orders N]`: the
  * exhaustive small scenario, then N random seeds × crash points on a larger one, with a progress
  * line per run and the summary; exit 1 on any invariant failure.
- * `--seed S --crash processor:step:phase` replays one run (what a failure prints).
+ * `--seed S --crash processor:step:phase [--again processor:instance:step:phase]` replays one run
+ * (what a failure prints).
  * `--exhaustive-only`, `--random-only` pick one mode; `--parallel N` (default 3) runs at once in the exhaustive mode.
  */
 import { parseArgs } from 'node:util';
-import { describeSummary, exhaustive, random, reproduce, runOnce, type Guarantee, type ProcessorName, type Summary } from './simulate.ts';
+import { describeSummary, exhaustive, random, reproduce, runOnce, type Guarantee, type ProcessorName, type RunOptions, type Summary } from './simulate.ts';
 import type { CrashPhase } from './crashing-transport.ts';
 
 const { values } = parseArgs({
@@ -16,6 +17,7 @@ const { values } = parseArgs({
     orders: { type: 'string' },
     seed: { type: 'string' },
     crash: { type: 'string' },
+    again: { type: 'string' },
     'exhaustive-only': { type: 'boolean', default: false },
     'random-only': { type: 'boolean', default: false },
     quiet: { type: 'boolean', default: false },
@@ -30,7 +32,12 @@ let failed = false;
 if (values.seed) {
   const [processor, step, phase] = (values.crash ?? '').split(':');
   for (const guarantee of guarantees) {
-    const options = { seed: values.seed, orders: Number(values.orders ?? 3), guarantee, ...(values.crash ? { crash: { processor: processor as ProcessorName, step: Number(step), phase: (phase ?? 'before') as CrashPhase } } : {}) };
+    const [ap, ai, as, aph] = (values.again ?? '').split(':');
+    const options: RunOptions = {
+      seed: values.seed, orders: Number(values.orders ?? 3), guarantee,
+      ...(values.crash ? { crash: { processor: processor as ProcessorName, step: Number(step), phase: (phase ?? 'before') as CrashPhase } } : {}),
+      ...(values.again ? { again: { processor: ap as ProcessorName, instance: Number(ai), step: Number(as), phase: (aph ?? 'before') as CrashPhase } } : {}),
+    };
     const r = await runOnce(options);
     process.stdout.write(`${reproduce(options)}: steps ${JSON.stringify(r.steps)}, crashed at ${r.crashedAt ? `${r.crashedAt.n} (${r.crashedAt.kind})` : 'none'}, ${r.ms} ms, ${r.failures.length} failures\n${r.failures.join('\n')}\n`);
     failed ||= r.failures.length > 0;

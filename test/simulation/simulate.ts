@@ -45,6 +45,10 @@ export interface RunOptions {
   readonly orders: number;
   readonly guarantee: Guarantee;
   readonly crash?: Crash;
+  /** A second crash: this processor's instance `instance` (2 = the first successor when it is the crashed one) at its step. */
+  readonly again?: Crash & { readonly instance: number };
+  /** Breaks the broker's atomicity (CrashingTransportOptions.tornTransactions): for the test that the checks catch it. */
+  readonly tornTransactions?: boolean;
   /** How long the saga may take to settle (default 30 s). */
   readonly settleMs?: number;
 }
@@ -55,6 +59,8 @@ export interface RunResult {
   readonly steps: Record<ProcessorName, number>;
   /** The step the crash landed on; undefined when the instance never reached it. */
   readonly crashedAt: Step | undefined;
+  /** The step the second crash landed on, if any. */
+  readonly againAt: Step | undefined;
   readonly failures: readonly string[];
   readonly ms: number;
 }
@@ -73,7 +79,8 @@ export function prng(seed: string): () => number {
 
 /** A command line that reproduces one run. */
 export function reproduce(o: RunOptions): string {
-  const c = o.crash ? ` --crash ${o.crash.processor}:${o.crash.step}:${o.crash.phase}` : '';
+  const c = (o.crash ? ` --crash ${o.crash.processor}:${o.crash.step}:${o.crash.phase}` : '')
+    + (o.again ? ` --again ${o.again.processor}:${o.again.instance}:${o.again.step}:${o.again.phase}` : '');
   return `npm run simulate -- --seed ${o.seed} --orders ${o.orders} --guarantee ${o.guarantee}${c}`;
 }
 
@@ -106,9 +113,12 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
   const logs: string[] = [];
 
   const start = async (slot: Slot): Promise<void> => {
-    const crash = options.crash?.processor === slot.name && slot.transports.length === 0 ? options.crash : undefined;
+    const instance = slot.transports.length + 1;
+    const crash = options.crash?.processor === slot.name && instance === 1 ? options.crash
+      : options.again?.processor === slot.name && options.again.instance === instance ? options.again : undefined;
     const transport = new CrashingTransport(memory, {
       rabbitLike,
+      ...(options.tornTransactions ? { tornTransactions: true } : {}),
       ...(crash ? { crashAt: { step: crash.step, phase: crash.phase } } : {}),
       onCrash: () => { const r = restart(slot).finally(() => { if (slot.restarting === r) slot.restarting = undefined; }); slot.restarting = r; },
     });
@@ -191,8 +201,9 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
   }
   const steps = Object.fromEntries(PROCESSOR_NAMES.map((p) => [p, slots.get(p)!.transports[0]?.stepCount ?? 0])) as Record<ProcessorName, number>;
   const crashedAt = options.crash ? slots.get(options.crash.processor)!.transports[0]?.crashedAt : undefined;
+  const againAt = options.again ? slots.get(options.again.processor)!.transports[options.again.instance - 1]?.crashedAt : undefined;
   if (failures.length > 0 && process.env.SIMULATE_LOGS) failures.push(`logs:\n${logs.slice(-200).join('\n')}`);
-  return { options, steps, crashedAt, failures, ms: Date.now() - started };
+  return { options, steps, crashedAt, againAt, failures, ms: Date.now() - started };
 }
 
 function errorText(e: unknown): string {
@@ -325,19 +336,27 @@ export async function random(o: RandomOptions): Promise<Summary> {
     if (base.failures.length > 0) failures.push(base);
     const rand = prng(`${seed}-crashes`);
     const phases = phasesOf(o.guarantee);
-    const crashes = Array.from({ length: o.pointsPerSeed ?? 2 }, (): Crash => {
+    const draw = (): Crash => {
       const processor = PROCESSOR_NAMES[Math.floor(rand() * PROCESSOR_NAMES.length)]!;
       return { processor, step: 1 + Math.floor(rand() * Math.max(1, base.steps[processor])), phase: phases[Math.floor(rand() * phases.length)]! };
-    });
+    };
+    const runsOfSeed: RunOptions[] = Array.from({ length: o.pointsPerSeed ?? 2 }, () => ({ seed, orders: o.orders, guarantee: o.guarantee, crash: draw() }));
+    // And one run with two crashes: the second may hit the first one's successor while it restores.
+    const first = draw();
+    const second = draw();
+    runsOfSeed.push({ seed, orders: o.orders, guarantee: o.guarantee, crash: first, again: { ...second, instance: second.processor === first.processor ? 2 : 1 } });
     // A seed's crash runs at once (each on its own broker and gateway).
-    const results = await Promise.all(crashes.map((crash) => runOnce({ seed, orders: o.orders, guarantee: o.guarantee, crash })));
+    const results = await Promise.all(runsOfSeed.map((options) => runOnce(options)));
     for (const r of results) {
       const { processor, step, phase } = r.options.crash!;
+      const a = r.options.again;
       runs++;
-      points++;
+      points += a ? 2 : 1;
       if (r.crashedAt) reached.add(`${seed}:${processor}:${step}:${phase}`);
+      if (a && r.againAt) reached.add(`${seed}:${processor}:${step}:${phase}+${a.processor}#${a.instance}:${a.step}:${a.phase}`);
       if (r.failures.length > 0) failures.push(r);
-      o.progress?.(`[${i + 1}/${o.seeds}] ${seed} ${processor}:${step}:${phase}${r.crashedAt ? ` (${r.crashedAt.kind})` : ' (not reached)'} ${r.failures.length ? `FAILED: ${r.failures[0]}` : 'ok'} ${r.ms} ms`);
+      const then = a ? ` then ${a.processor}#${a.instance}:${a.step}:${a.phase}${r.againAt ? ` (${r.againAt.kind})` : ' (not reached)'}` : '';
+      o.progress?.(`[${i + 1}/${o.seeds}] ${seed} ${processor}:${step}:${phase}${r.crashedAt ? ` (${r.crashedAt.kind})` : ' (not reached)'}${then} ${r.failures.length ? `FAILED: ${r.failures[0]}` : 'ok'} ${r.ms} ms`);
     }
   }
   return { guarantee: o.guarantee, points, reached: reached.size, failures, runs, ms: Date.now() - started };
