@@ -11,12 +11,13 @@
  */
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import {
-  BrokerUnreachableError, ClosedError, HandlerError, NotAssignedError, TransportError, UnsupportedCapabilityError,
+  ClosedError, ConnectionLostError, HandlerError, NotAssignedError, TransportError, UnsupportedCapabilityError,
 } from '../errors.ts';
 import type {
   BatchHandler, ConsumedRecord, Consumer, ConsumerOptions, TopicKind, TopicPartition, TopicPartitionOffset,
 } from '../types.ts';
-import { deferred, tpKey, type Deferred } from '../util.ts';
+import { deferred, sleep, tpKey, type Deferred } from '../util.ts';
+import { Backoff } from './backoff.ts';
 import { Membership, tryLock, unlock } from './group.ts';
 import type { RabbitTransport } from './index.ts';
 import { decode, partitionQueue } from './naming.ts';
@@ -47,6 +48,8 @@ interface OwnedPartition {
 }
 
 const HEARTBEAT_MS = 500;
+/** After a reconnection, how long a failed rebalance step counts as the broker still starting. */
+const RECOVERY_GRACE_MS = 60_000;
 const DEBUG = process.env.ORDERSTREAM_DEBUG === 'rabbit';
 
 export class RabbitConsumer implements Consumer {
@@ -63,6 +66,10 @@ export class RabbitConsumer implements Consumer {
   private wake: Deferred<void> = deferred();
   private pump: Promise<void> = Promise.resolve();
   private readonly prefetch: number;
+  private handler: BatchHandler | undefined;
+  /** Set from a lost connection until a new one has joined the group again. */
+  private recovering: Promise<void> | undefined;
+  private recoveredAt = 0;
 
   constructor(private readonly transport: RabbitTransport, private readonly options: ConsumerOptions) {
     this.prefetch = Math.max(2000, (options.maxBatchSize ?? 500) * 2);
@@ -73,29 +80,98 @@ export class RabbitConsumer implements Consumer {
   }
 
   async connect(): Promise<void> {
-    const conn = await this.transport.connect();
     for (const t of this.options.topics) await this.transport.require(t, this.options.groupId);
-    this.conn = conn;
-    conn.on('close', () => {
-      if (this.running) this.fail(new BrokerUnreachableError(this.transport.address, this.ctx()));
-    });
-    this.offsets = new OffsetStore(conn, this.options.groupId);
-    await this.offsets.init();
+    await this.open();
+  }
+
+  /** A connection with its offsets stream declared; a loss while running starts the recovery. */
+  private async open(): Promise<void> {
+    const conn = await this.transport.connect();
+    try {
+      const offsets = new OffsetStore(conn, this.options.groupId);
+      await offsets.init();
+      conn.on('close', () => { if (this.running && this.conn === conn) this.lost(); });
+      this.conn = conn;
+      this.offsets = offsets;
+    } catch (e) {
+      await conn.close().catch(() => undefined);
+      throw e;
+    }
   }
 
   async run(handler: BatchHandler): Promise<void> {
-    const conn = this.conn;
-    if (!conn) throw new ClosedError('consumer is not connected', this.ctx());
+    if (!this.conn) throw new ClosedError('consumer is not connected', this.ctx());
+    this.handler = handler;
     this.running = true;
-    const membership = new Membership(conn, {
+    await this.join();
+    this.pump = this.deliver(handler);
+    this.scheduleTick();
+  }
+
+  /** Announces this member on the current connection and starts the rebalance timer. */
+  private async join(): Promise<void> {
+    const membership = new Membership(this.conn!, {
       groupId: this.options.groupId, topics: this.options.topics,
       heartbeatMs: HEARTBEAT_MS, sessionTimeoutMs: this.transport.options.sessionTimeoutMs ?? 3000,
     });
     this.membership = membership;
     await membership.join(() => this.scheduleTick());
+    clearInterval(this.timer);
     this.timer = setInterval(() => this.scheduleTick(), HEARTBEAT_MS);
-    this.pump = this.deliver(handler);
-    this.scheduleTick();
+  }
+
+  /**
+   * The connection is gone, and with it every lock, subscription and unacknowledged delivery
+   * (the broker returns work-queue records to their queues). The partitions are revoked (a
+   * commit the listener tries fails, retriable), then a new connection joins the group again
+   * with back-off; partitions assigned again resume from their committed positions. Past
+   * `reconnect.maxElapsedMs` the consumer stops with the last, retriable, error.
+   */
+  private lost(): void {
+    if (this.recovering || !this.running) return;
+    clearInterval(this.timer);
+    const states = [...this.owned.values()];
+    for (const s of states) s.revoking = true;
+    this.owned.clear();
+    this.membership = undefined;
+    this.conn = undefined;
+    const backoff = new Backoff(this.transport.options.reconnect);
+    this.recovering = (async () => {
+      await Promise.all(states.map((s) => s.inFlight));
+      if (states.length) {
+        // Told as a revocation so that the listener drops what it holds for them; its commits fail.
+        await Promise.resolve(this.options.onRevoke?.(states.map((s) => s.tp))).catch((e: unknown) => {
+          if (DEBUG) console.error(`[rabbit ${this.options.groupId}] onRevoke after a lost connection failed: ${String(e)}`);
+        });
+      }
+      let last: unknown = new ConnectionLostError(this.transport.address, this.ctx());
+      while (this.running) {
+        if (backoff.exhausted()) {
+          this.fail(last instanceof TransportError ? last : new ConnectionLostError(this.transport.address, this.ctx({ cause: last })));
+          return;
+        }
+        await sleep(backoff.next());
+        if (!this.running) return;
+        try {
+          await this.open();
+          if (!this.running) return;
+          await this.join();
+          if (DEBUG) console.error(`[rabbit ${this.options.groupId}] reconnected after ${backoff.attempts} attempts`);
+          this.scheduleTick();
+          return;
+        } catch (e) {
+          last = e;
+          const conn = this.conn;
+          this.conn = undefined;
+          await conn?.close().catch(() => undefined);
+        }
+      }
+    })().finally(() => {
+      this.recovering = undefined;
+      this.recoveredAt = Date.now();
+      // Lost again while joining: its close event found the recovery still running.
+      if (this.running && this.conn && this.transport.isClosed(this.conn)) this.lost();
+    });
   }
 
   /** Rebalance steps run one at a time; a request during one runs once after it. */
@@ -104,10 +180,19 @@ export class RabbitConsumer implements Consumer {
     this.tickQueued = true;
     this.ticking = this.ticking.then(async () => {
       this.tickQueued = false;
-      if (!this.running) return;
+      if (!this.running || this.recovering || !this.conn) return;
+      const conn = this.conn;
       try {
         await this.rebalance();
       } catch (e) {
+        // A step that failed because the connection went away is retried by the recovery.
+        if (!this.transport.isClosed(conn)) await sleep(50);
+        if (this.conn !== conn || this.transport.isClosed(conn)) return;
+        // Queues of a restarted broker may refuse consumers for a moment (quorum leader election,
+        // stream replica starting): shortly after a recovery, or on a retriable error, start over
+        // on a new connection, with back-off, rather than stop.
+        const transient = e instanceof TransportError ? e.retriable : Date.now() - this.recoveredAt < RECOVERY_GRACE_MS;
+        if (transient) { void conn.close().catch(() => undefined); return; }
         this.fail(e instanceof TransportError ? e : new TransportError('rebalance failed', { ...this.ctx(), cause: e }));
       }
     });
@@ -214,6 +299,8 @@ export class RabbitConsumer implements Consumer {
         try {
           await run;
         } catch (cause) {
+          // A batch of a partition lost with the connection is delivered again after the recovery.
+          if (this.owned.get(key) !== s) continue;
           this.fail(new HandlerError('handler failed; batch not committed', this.ctx({ topic: s.tp.topic, partition: s.tp.partition, offset: records[0]!.offset, cause })));
           return;
         }
@@ -242,6 +329,8 @@ export class RabbitConsumer implements Consumer {
   async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
     const states = offsets.map((o) => {
       const s = this.owned.get(tpKey(o));
+      // Lost with the connection: the same commit is worth nothing now, but it is an outage, not a bug.
+      if (!s && this.recovering) throw new ConnectionLostError(this.transport.address, this.ctx(o));
       if (!s) throw new NotAssignedError(this.ctx(o));
       return s;
     });
@@ -256,6 +345,7 @@ export class RabbitConsumer implements Consumer {
   }
 
   async committed(partitions: readonly TopicPartition[]): Promise<(number | undefined)[]> {
+    if (this.recovering) throw new ConnectionLostError(this.transport.address, this.ctx());
     if (!this.offsets) throw new ClosedError('consumer is not connected', this.ctx());
     return this.offsets.read(partitions);
   }
@@ -291,9 +381,14 @@ export class RabbitConsumer implements Consumer {
 
   async disconnect(): Promise<void> {
     if (this.done.settled) return;
-    const wasRunning = this.running;
     clearInterval(this.timer);
-    if (wasRunning) {
+    if (this.recovering) {
+      this.running = false;
+      this.signal();
+      await this.recovering;
+      await this.pump;
+    }
+    if (this.running) {
       // Let a rebalance in progress finish, then give everything back as a graceful leave does.
       await this.ticking;
       this.running = false;

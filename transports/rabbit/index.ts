@@ -5,8 +5,8 @@
  */
 import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
 import {
-  UnsupportedCapabilityError, BrokerUnreachableError, ClosedError, InvalidPartitionError, ProduceError, RecordTooLargeError, TopicConflictError,
-  TransportError, UnknownTopicError,
+  UnsupportedCapabilityError, BrokerUnreachableError, ClosedError, ConnectionLostError, InvalidPartitionError, ProduceError, RecordTooLargeError,
+  TopicConflictError, TransportError, UnknownTopicError,
 } from '../errors.ts';
 import { Partitioner } from '../partitioner.ts';
 import type {
@@ -14,6 +14,7 @@ import type {
   TopicDescription, TopicKind, TopicSpec, Transport,
 } from '../types.ts';
 import { checkTopicSpec, plainRecordSize, withTimeout } from '../util.ts';
+import { Backoff, type ReconnectOptions } from './backoff.ts';
 import { withChannel } from './channels.ts';
 import { RabbitConsumer } from './consumer.ts';
 import { Management } from './management.ts';
@@ -36,6 +37,12 @@ export interface RabbitTransportOptions {
   readonly maxMessageBytes?: number;
   /** Bytes published before waiting for the broker's confirms (default 16 MiB): a send of more waits in between. */
   readonly maxUnconfirmedBytes?: number;
+  /**
+   * Reconnection after a lost connection (amqplib does not reconnect): consumers retry with this
+   * back-off until `maxElapsedMs`; producers reconnect at their next send, no sooner than the
+   * back-off allows, and fail sends in between at once with a retriable error.
+   */
+  readonly reconnect?: ReconnectOptions;
 }
 
 export const RABBIT_DEFAULT_MAX_MESSAGE_BYTES = 128 * 1024 * 1024;
@@ -60,6 +67,12 @@ export class RabbitTransport implements Transport {
   readonly management: Management;
   private shared: Promise<ChannelModel> | undefined;
   private readonly topics = new Map<string, TopicDescription>();
+  /** Connections the broker (or we) closed: a call that failed on one failed for the loss. */
+  private readonly closedConnections = new WeakSet<ChannelModel>();
+  /** Back-off of the shared connection: while it runs, callers get `sharedFailure` at once. */
+  private sharedBackoff: Backoff | undefined;
+  private sharedRetryAt = 0;
+  private sharedFailure: TransportError | undefined;
 
   constructor(readonly options: RabbitTransportOptions) {
     this.management = new Management(options.url, options.managementUrl);
@@ -78,6 +91,7 @@ export class RabbitTransport implements Transport {
         () => new BrokerUnreachableError(this.address, { transport: 'rabbit' }));
       // An error event with no listener would crash the process; closing is reported by users of it.
       conn.on('error', () => undefined);
+      conn.on('close', () => { this.closedConnections.add(conn); });
       return conn;
     } catch (cause) {
       if (cause instanceof TransportError) throw cause;
@@ -85,13 +99,33 @@ export class RabbitTransport implements Transport {
     }
   }
 
-  /** The connection shared by admin and producers (consumers each hold their own). */
+  /** Whether `conn` is closed, so that a call that failed on it failed because of that. */
+  isClosed(conn: ChannelModel): boolean {
+    return this.closedConnections.has(conn);
+  }
+
+  /**
+   * The connection shared by admin and producers (consumers each hold their own). After a loss
+   * the next caller opens a new one; after a failed attempt, callers within the back-off wait get
+   * the same retriable error at once instead of knocking on a broker that is away.
+   */
   sharedConnection(): Promise<ChannelModel> {
-    this.shared ??= this.connect().then((c) => {
-      c.on('close', () => { this.shared = undefined; });
+    if (this.shared) return this.shared;
+    if (this.sharedFailure && Date.now() < this.sharedRetryAt) return Promise.reject(this.sharedFailure);
+    this.shared = this.connect().then((c) => {
+      this.sharedBackoff = undefined;
+      this.sharedFailure = undefined;
+      c.on('close', () => { if (this.shared === attempt) this.shared = undefined; });
       return c;
-    }, (e: unknown) => { this.shared = undefined; throw e; });
-    return this.shared;
+    }, (e: unknown) => {
+      this.shared = undefined;
+      this.sharedBackoff ??= new Backoff(this.options.reconnect);
+      this.sharedRetryAt = Date.now() + this.sharedBackoff.next();
+      this.sharedFailure = e instanceof TransportError ? e : new BrokerUnreachableError(this.address, { transport: 'rabbit', cause: e });
+      throw this.sharedFailure;
+    });
+    const attempt = this.shared;
+    return attempt;
   }
 
   /** Runs `fn` on a fresh channel of the shared connection, closed after. */
@@ -135,6 +169,7 @@ export class RabbitTransport implements Transport {
   async close(): Promise<void> {
     const s = this.shared;
     this.shared = undefined;
+    this.sharedFailure = undefined;
     if (s) await (await s.catch(() => undefined))?.close().catch(() => undefined);
   }
 }
@@ -192,17 +227,42 @@ class RabbitAdmin implements Admin {
 
 class RabbitProducer implements Producer {
   private channel: ConfirmChannel | undefined;
+  private opening: Promise<ConfirmChannel> | undefined;
+  /** Between connect() and disconnect(): a lost channel is then re-opened, not an error for good. */
+  private open = false;
   private readonly partitioner = new Partitioner();
 
   constructor(private readonly transport: RabbitTransport, _options: ProducerOptions) {}
 
   async connect(): Promise<void> {
-    const conn = await this.transport.sharedConnection();
-    const ch = await conn.createConfirmChannel();
-    ch.on('error', () => undefined);
-    ch.on('close', () => { if (this.channel === ch) this.channel = undefined; });
-    this.channel = ch;
+    await this.ensureChannel();
+    this.open = true;
   }
+
+  /**
+   * The confirm channel, re-opened on the shared connection after a loss. While the broker is
+   * away this rejects at once (within the connection timeout at most) with a retriable error.
+   */
+  private ensureChannel(): Promise<ConfirmChannel> {
+    if (this.channel) return Promise.resolve(this.channel);
+    this.opening ??= (async () => {
+      const conn = await this.transport.sharedConnection();
+      let ch: ConfirmChannel;
+      try {
+        ch = await conn.createConfirmChannel();
+      } catch (cause) {
+        throw new ConnectionLostError(this.transport.address, { transport: 'rabbit', cause });
+      }
+      ch.on('error', () => undefined);
+      ch.on('close', () => { if (this.channel === ch) this.channel = undefined; });
+      this.channel = ch;
+      this.conn = conn;
+      return ch;
+    })().finally(() => { this.opening = undefined; });
+    return this.opening;
+  }
+
+  private conn: ChannelModel | undefined;
 
   async maxRecordBytes(): Promise<number> {
     return this.transport.options.maxMessageBytes ?? RABBIT_DEFAULT_MAX_MESSAGE_BYTES;
@@ -214,8 +274,9 @@ class RabbitProducer implements Producer {
   }
 
   async send(records: readonly ProducerRecord[]): Promise<RecordMetadata[]> {
-    const ch = this.channel;
-    if (!ch) throw new ClosedError('producer is not connected', { transport: 'rabbit' });
+    if (!this.open) throw new ClosedError('producer is not connected', { transport: 'rabbit' });
+    const ch = await this.ensureChannel();
+    const conn = this.conn!;
     const topics = new Map<string, TopicDescription>();
     for (const name of new Set(records.map((r) => r.topic))) topics.set(name, await this.transport.require(name));
     const limit = await this.maxRecordBytes();
@@ -242,7 +303,8 @@ class RabbitProducer implements Producer {
         const m = encode(r.key, r.value, r.headers, r.timestamp ?? Date.now());
         // mandatory: a message no queue takes comes back instead of vanishing.
         const ok = ch.publish(r.topic, String(partition), m.content, { headers: m.headers, persistent: true, mandatory: true });
-        if (!ok) await new Promise((resolve) => ch.once('drain', resolve));
+        // A channel closed while waiting (connection lost) never drains: the next publish throws.
+        if (!ok) await new Promise((resolve) => { ch.once('drain', resolve); ch.once('close', resolve); });
         out.push({ topic: r.topic, partition, offset: undefined });
         // Bounds what the broker holds unconfirmed for this channel, whatever the backlog: a
         // commit of a hundred megabytes would otherwise sit in its memory until the last confirm.
@@ -252,7 +314,11 @@ class RabbitProducer implements Producer {
       await ch.waitForConfirms();
     } catch (cause) {
       const first = records[0];
-      throw new ProduceError('broker did not confirm the records', { transport: 'rabbit', topic: first?.topic, key: first?.key, cause });
+      const context = { transport: 'rabbit' as const, topic: first?.topic, key: first?.key, cause };
+      // The connection's close event may follow the rejection of the confirms it caused.
+      if (!this.transport.isClosed(conn)) await new Promise((r) => setTimeout(r, 50));
+      if (this.transport.isClosed(conn)) throw new ConnectionLostError(this.transport.address, context);
+      throw new ProduceError('broker did not confirm the records', context);
     }
     return out;
   }
@@ -264,6 +330,8 @@ class RabbitProducer implements Producer {
   }
 
   async disconnect(): Promise<void> {
+    this.open = false;
+    await this.opening?.catch(() => undefined);
     const ch = this.channel;
     this.channel = undefined;
     await ch?.close().catch(() => undefined);

@@ -58,7 +58,8 @@ export class OffsetStore {
       await ch.waitForConfirms();
     } catch (cause) {
       const o = offsets[0]!;
-      throw new CommitError('committed positions were not confirmed', { transport: 'rabbit', groupId: this.groupId, topic: o.topic, partition: o.partition, offset: o.offset, cause });
+      // The offsets stream refuses nothing a retry could not fix: a nack, a lost channel or connection.
+      throw new CommitError('committed positions were not confirmed', { transport: 'rabbit', groupId: this.groupId, topic: o.topic, partition: o.partition, offset: o.offset, cause }, true);
     }
   }
 
@@ -78,7 +79,7 @@ export class OffsetStore {
         last = e;
       }
     }
-    throw new CommitError(`cannot read committed positions after ${READ_ATTEMPTS} attempts`, { transport: 'rabbit', groupId: this.groupId, cause: last });
+    throw new CommitError(`cannot read committed positions after ${READ_ATTEMPTS} attempts`, { transport: 'rabbit', groupId: this.groupId, cause: last }, true);
   }
 
   private readToEnd(): Promise<Map<string, number>> {
