@@ -71,9 +71,13 @@ function describeContext(c: RecordContext): string {
   return parts.length ? ` (${parts.join(', ')})` : '';
 }
 
-/** Whether the error or one of its causes says that the same work may succeed later. */
+/**
+ * Whether the error or one of its causes says that the same work may succeed later; a verdict
+ * that retrying is over or cannot help (a timeout, a record too large) ends the search.
+ */
 export function isRetriable(e: unknown): boolean {
   for (let c = e, depth = 0; c !== null && typeof c === 'object' && depth < 16; c = (c as { cause?: unknown }).cause, depth++) {
+    if (c instanceof TaskTimeoutFailure || c instanceof RecordTooLargeFailure) return false;
     if ((c as { retriable?: unknown }).retriable === true) return true;
   }
   return false;
