@@ -22,6 +22,7 @@ import type {
 } from '../types.ts';
 import { checkTopicSpec, deferred, sleep, toHeaders, tpKey, withTimeout, type Deferred } from '../util.ts';
 import { copartitionedAssigner } from './assigner.ts';
+import { splitByTimestamp } from './timestamps.ts';
 
 export interface PlatformaticKafkaTransportOptions {
   readonly brokers: readonly string[];
@@ -277,7 +278,7 @@ class PltAdminClient implements Admin {
   }
 }
 
-type OutMessage = { topic: string; partition: number; key?: Buffer; value?: Buffer; headers?: Record<string, Buffer>; timestamp?: bigint };
+type OutMessage = { topic: string; partition: number; key?: Buffer; value?: Buffer; headers?: Map<Buffer, Buffer>; timestamp?: bigint };
 
 class PltProducerClient implements Producer {
   private readonly producer: PltProducer;
@@ -410,7 +411,8 @@ class PltProducerClient implements Producer {
       requestBytes: this.transport.options.maxRequestBytes ?? 16 * 1024 * 1024,
       partitionRecords: this.transport.options.maxRecordsPerPartition ?? 2000,
     };
-    return splitRequests(placed, limits);
+    const now = Date.now();
+    return splitRequests(placed, limits).flatMap((request) => splitByTimestamp(request, now));
   }
 
   async disconnect(): Promise<void> {
@@ -420,12 +422,15 @@ class PltProducerClient implements Producer {
 }
 
 function messages(request: readonly Placed[]): OutMessage[] {
+  const now = Date.now();
   return request.map(({ topic, partition, record }) => {
     const m: OutMessage = { topic, partition };
     if (record.key) m.key = record.key;
     if (record.value) m.value = record.value;
-    if (record.headers) m.headers = toHeaders(record.headers);
-    if (record.timestamp !== undefined) m.timestamp = BigInt(record.timestamp);
+    // The client's default (no-op) serializers take header names as bytes too.
+    if (record.headers) m.headers = new Map(Object.entries(toHeaders(record.headers)).map(([name, v]) => [Buffer.from(name), v]));
+    // Explicit, so the batch's first timestamp is the one splitByTimestamp measured from.
+    m.timestamp = BigInt(record.timestamp ?? now);
     return m;
   });
 }
