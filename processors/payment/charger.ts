@@ -18,15 +18,17 @@
  * reason in a header: the order then cancels instead of waiting. A timed-out attempt is not a
  * failure yet: the client looks its idempotency key up first (pg-client.ts), so a charge the
  * gateway captured without answering ends SUCCESS, once; only a key the gateway does not know is
- * retried and, past the retries, FAILED. Requests whose outcome never reaches the topology (a
- * lost record) are re-sent by the topology after PAYMENT_PENDING_RESEND_MS, with the same key.
+ * retried and, past the retries, FAILED. When even the lookup cannot tell (the gateway stays
+ * silent), the outcome is unknown: with `leaveUnknown` the charger reports nothing and moves on,
+ * and the topology, which re-sends every request still PENDING after PAYMENT_PENDING_RESEND_MS,
+ * asks again with the same key; without it (re-sends off) the fallback is FAILED, as before.
  */
 import { setMaxListeners } from 'node:events';
 import type { ConsumedRecord, Consumer, Producer, RecordBatch, Transport } from '../../transports/index.ts';
 import { Serdes, type Serde } from '../engine/index.ts';
 import type { PaymentOutcome, PaymentRequestMessage } from '../../schemas/index.ts';
 import type { Sidecar } from '../common/index.ts';
-import { PaymentError, PgAbortedError } from './errors.ts';
+import { PaymentError, PgAbortedError, PgOutcomeUnknownError } from './errors.ts';
 import type { PgClient } from './pg-client.ts';
 import { FAILURE_REASON_HEADER, paymentKey, validateRequest, type PaymentRequest } from './topology.ts';
 
@@ -41,6 +43,11 @@ export interface ChargerOptions {
   /** The internal topics' value serdes, as the topology uses them (JSON when undefined). */
   readonly requestSerde?: Serde<PaymentRequestMessage>;
   readonly resultSerde?: Serde<PaymentOutcome>;
+  /**
+   * Report nothing for a call whose outcome stays unknown (PgOutcomeUnknownError) instead of
+   * FAILED: only safe when the topology re-sends PENDING requests (PAYMENT_PENDING_RESEND_MS > 0).
+   */
+  readonly leaveUnknown?: boolean;
   readonly logger: (line: string) => void;
 }
 
@@ -55,6 +62,11 @@ export class ChargerError extends Error {
 interface Settled {
   readonly outcome: PaymentOutcome;
   readonly reason?: string;
+}
+
+/** The gateway may or may not have done it, and could not say: nothing may be reported. */
+interface Unknown {
+  readonly unknown: string;
 }
 
 export async function startCharger(options: ChargerOptions): Promise<Sidecar> {
@@ -135,9 +147,14 @@ export async function startCharger(options: ChargerOptions): Promise<Sidecar> {
     const pending = inFlight.get(key);
     if (pending) return pending;
     const work = (async () => {
-      const s = await settle(client, request, shutdown.signal);
+      const s = await settle(client, request, shutdown.signal, { leaveUnknown: options.leaveUnknown ?? false });
       // Shutting down: the outcome is unknown; nothing is written and the request is redone on restart.
       if (s === undefined) throw new Aborted();
+      if ('unknown' in s) {
+        // Committed past without an outcome: the entry stays PENDING and the topology re-sends it.
+        logger(`payment ${request.kind} of order ${request.orderId} has an unknown outcome, left PENDING for a re-send: ${s.unknown}`);
+        return;
+      }
       if (s.outcome.status === 'FAILED') logger(`payment ${s.outcome.kind} FAILED for order ${s.outcome.orderId}: ${s.reason ?? 'no reason'}`);
       try {
         await producer.send([{
@@ -246,10 +263,13 @@ class Semaphore {
 
 /**
  * One request's outcome from the gateway; undefined when the call was aborted by shutdown (its
- * outcome is unknown, so nothing may be reported). Unexpected errors propagate and stop the
+ * outcome is unknown, so nothing may be reported); `{ unknown }` with `leaveUnknown` when the
+ * gateway could not tell whether it did it. Unexpected errors propagate and stop the
  * charger uncommitted.
  */
-export async function settle(client: PgClient, request: PaymentRequest, signal?: AbortSignal): Promise<Settled | undefined> {
+export async function settle(
+  client: PgClient, request: PaymentRequest, signal?: AbortSignal, options: { readonly leaveUnknown?: boolean } = {},
+): Promise<Settled | Unknown | undefined> {
   const body = { orderId: request.orderId, paymentKey: request.paymentKey, amount: request.amount };
   const result = (status: 'SUCCESS' | 'FAILED', reason?: string): Settled => ({
     outcome: { orderId: request.orderId, paymentKey: request.paymentKey, amount: request.amount, status, kind: request.kind },
@@ -264,6 +284,7 @@ export async function settle(client: PgClient, request: PaymentRequest, signal?:
     return charge.outcome === 'CAPTURED' ? result('SUCCESS') : result('FAILED', `declined: ${charge.reason}`);
   } catch (e) {
     if (e instanceof PgAbortedError) return undefined;
+    if (e instanceof PgOutcomeUnknownError && options.leaveUnknown) return { unknown: e.message };
     // Rejected, unavailable after retries, circuit open, a gateway answer off its API: the fallback is FAILED.
     if (e instanceof PaymentError) return result('FAILED', e.message);
     throw e;

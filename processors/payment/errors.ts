@@ -34,6 +34,13 @@ export class PgUnavailableError extends PaymentError {
   }
 }
 
+/**
+ * Every attempt failed and the last one that may have reached the gateway (a timeout, a lost
+ * connection) could not be looked up either: the money may or may not have moved. Not a failure
+ * to report — the request is left to be asked again later, with the same idempotency key.
+ */
+export class PgOutcomeUnknownError extends PgUnavailableError {}
+
 /** The circuit breaker is open: the gateway was failing, so the call was not made. */
 export class CircuitOpenError extends PaymentError {
   constructor(readonly operation: PgOperation, orderId: string, readonly retryAfterMs: number) {

@@ -1,6 +1,8 @@
 import test from 'ava';
 import { CircuitBreaker } from './circuit-breaker.ts';
-import { CircuitOpenError, PgAbortedError, PgRejectedError, PgUnavailableError } from './errors.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CircuitOpenError, PgAbortedError, PgOutcomeUnknownError, PgRejectedError, PgUnavailableError } from './errors.ts';
 import { PgClient, type PgClientOptions } from './pg-client.ts';
 import { startPgSimulator, type PgSimulatorConfig } from './pg-simulator.ts';
 
@@ -144,35 +146,37 @@ test('a shared breaker object is used as given', (t) => {
 });
 
 test('every attempt times out but the first charged (a silent outcome): the lookup finds it, CAPTURED, charged once', async (t) => {
-  const { sim, client } = await setup(t, { latencyMs: [0, 0] }, { timeoutMs: 200, retries: 2 });
+  const { sim, client } = await setup(t, { latencyMs: [0, 0] }, { timeoutMs: 500, retries: 2 });
   sim.hang('charge:sc1', { times: 10 });
   const r = await client.charge(order('sc1'));
   t.like(r, { outcome: 'CAPTURED', amount: order('sc1').amount });
   t.deepEqual(sim.stats().charges, { sc1: 1 });
-  t.is(sim.stats().lookups, 1, 'found after the first timeout, no retry needed');
-  t.is(sim.stats().timeouts, 1);
+  // One lookup finds it, unless a loaded machine makes that lookup time out too (then the next one does).
+  t.true(sim.stats().lookups >= 1);
+  t.is(sim.stats().timeouts, sim.stats().lookups, 'every attempt went unanswered: only lookups told');
 });
 
 test('a timeout that charged nothing: the lookup finds nothing, the retry with the same key charges once', async (t) => {
-  const { sim, client } = await setup(t, { latencyMs: [0, 0] }, { timeoutMs: 200, retries: 2 });
+  const { sim, client } = await setup(t, { latencyMs: [0, 0] }, { timeoutMs: 500, retries: 2 });
   sim.hang('charge:nf1', { afterCharge: false });
   const r = await client.charge(order('nf1'));
   t.is(r.outcome, 'CAPTURED');
   t.deepEqual(sim.stats().charges, { nf1: 1 });
-  t.is(sim.stats().lookups, 1);
+  t.true(sim.stats().lookups >= 1);
 });
 
 test('timeouts that charged nothing on every attempt: PgUnavailableError saying the gateway has no record, nothing charged', async (t) => {
-  const { sim, client } = await setup(t, { latencyMs: [0, 0] }, { timeoutMs: 150, retries: 1 });
+  const { sim, client } = await setup(t, { latencyMs: [0, 0] }, { timeoutMs: 400, retries: 1 });
   sim.hang('charge:nf2', { afterCharge: false, times: 2 });
   const e = await t.throwsAsync(client.charge(order('nf2')), { instanceOf: PgUnavailableError });
-  t.regex(e?.message ?? '', /no answer within 150 ms; the gateway has no record of it/);
+  t.false(e instanceof PgOutcomeUnknownError, 'the gateway said it has nothing: a known failure');
+  t.regex(e?.message ?? '', /no answer within 400 ms; the gateway has no record of it/);
   t.deepEqual(sim.stats().charges, {});
   t.is(sim.stats().lookups, 2, 'one lookup per timed-out attempt');
 });
 
 test('a silent refund is found by its key too; reconcile: false keeps the old behaviour (FAILED though charged)', async (t) => {
-  const { sim, client } = await setup(t, { latencyMs: [0, 0] }, { timeoutMs: 150, retries: 1 });
+  const { sim, client } = await setup(t, { latencyMs: [0, 0] }, { timeoutMs: 400, retries: 1 });
   await client.charge(order('rf1'));
   sim.hang('refund:rf1', { times: 5 });
   t.is((await client.refund(order('rf1'))).outcome, 'REFUNDED');
@@ -181,4 +185,24 @@ test('a silent refund is found by its key too; reconcile: false keeps the old be
   sim.hang('charge:old1', { times: 5 });
   await t.throwsAsync(blind.charge(order('old1')), { instanceOf: PgUnavailableError });
   t.deepEqual(sim.stats().charges, { rf1: 1, old1: 1 }, 'the gap the lookup closes: money taken, charge reported failed');
+});
+
+test('a gateway silent to charges and lookups alike: PgOutcomeUnknownError, not a plain failure', async (t) => {
+  // Answers nothing at all (a gateway gone quiet, or a network that drops every answer).
+  const silent = createServer(() => undefined);
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => { silent.closeAllConnections(); silent.close(() => resolve()); }));
+  const client = new PgClient({ baseUrl: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, timeoutMs: 100, retries: 1, backoffBaseMs: 1 });
+  const e = await t.throwsAsync(client.charge(order('uk1')), { instanceOf: PgOutcomeUnknownError });
+  t.regex(e?.message ?? '', /outcome unknown \(.*lookup: no answer within 100 ms/);
+  t.true(e instanceof PgUnavailableError, 'still a PgUnavailableError for callers that only know that');
+});
+
+test('an unknown attempt followed by an open circuit stays unknown, not CircuitOpenError', async (t) => {
+  const silent = createServer(() => undefined);
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => { silent.closeAllConnections(); silent.close(() => resolve()); }));
+  const client = new PgClient({ baseUrl: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, timeoutMs: 100, retries: 3, backoffBaseMs: 1, breaker: { failureThreshold: 1 } });
+  const e = await t.throwsAsync(client.charge(order('uk2')), { instanceOf: PgOutcomeUnknownError });
+  t.regex(e?.message ?? '', /then the circuit opened/);
 });

@@ -11,11 +11,13 @@
  * client looks the idempotency key up (`GET /v1/payments/<key>`): a settled request gives its
  * answer (so a charge that went through is a success, not a failure and not a second charge);
  * a key the gateway does not know (or still processing) goes on to the next retry with the same
- * key, and past the last one fails as before, with what the lookup said in the reason.
+ * key, and past the last one fails as before, with what the lookup said in the reason. When the
+ * lookup cannot answer either, the outcome stays unknown: PgOutcomeUnknownError, which the
+ * charger does not report as FAILED (the request is re-sent later instead).
  */
 import { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from './circuit-breaker.ts';
 import {
-  CircuitOpenError, PgAbortedError, PgProtocolError, PgRejectedError, PgUnavailableError, type PgOperation,
+  CircuitOpenError, PgAbortedError, PgOutcomeUnknownError, PgProtocolError, PgRejectedError, PgUnavailableError, type PgOperation,
 } from './errors.ts';
 import {
   IDEMPOTENCY_HEADER, PG_PATHS, type PgChargeCaptured, type PgErrorBody, type PgLookup, type PgPaymentBody, type PgRefunded,
@@ -83,7 +85,8 @@ export class PgClient {
   }
 
   /**
-   * Captures the amount, or learns that it is declined. Throws PgUnavailableError (retries spent),
+   * Captures the amount, or learns that it is declined. Throws PgUnavailableError (retries spent;
+   * PgOutcomeUnknownError when an attempt may have reached the gateway and no lookup could tell),
    * CircuitOpenError, PgRejectedError (another 4xx), PgAbortedError (`signal` aborted).
    */
   async charge(body: PgPaymentBody, signal?: AbortSignal): Promise<ChargeResult> {
@@ -127,10 +130,19 @@ export class PgClient {
   private async call(op: PgOperation, path: string, key: string, body: PgPaymentBody, signal: AbortSignal | undefined): Promise<Answer> {
     let lastFailure = 'no attempt made';
     let lastCause: unknown;
+    /** An attempt may have been done at the gateway and nothing since has told whether it was. */
+    let unknown = false;
+    const spent = (attempts: number, failure: string, cause?: unknown) => {
+      const options = cause === undefined ? undefined : { cause };
+      return unknown ? new PgOutcomeUnknownError(op, body.orderId, attempts, failure, options) : new PgUnavailableError(op, body.orderId, attempts, failure, options);
+    };
     for (let attempt = 0; attempt <= this.retries; attempt++) {
       if (signal?.aborted) throw new PgAbortedError(op, body.orderId);
       const permit = this.breaker.acquire();
-      if (!permit) throw new CircuitOpenError(op, body.orderId, this.breaker.retryAfterMs());
+      if (!permit) {
+        if (unknown) throw spent(attempt, `${lastFailure}; then the circuit opened`, lastCause);
+        throw new CircuitOpenError(op, body.orderId, this.breaker.retryAfterMs());
+      }
       try {
         const response = await fetch(`${this.baseUrl}${path}`, {
           method: 'POST',
@@ -158,26 +170,34 @@ export class PgClient {
         // The request may have been done with only the answer lost: the gateway's record tells.
         if (this.reconcile) {
           const settled = await this.settledAnswer(op, body.orderId, signal);
-          if (typeof settled !== 'string') return settled;
-          lastFailure += `; ${settled}`;
+          if ('status' in settled) return settled;
+          lastFailure += `; ${settled.reason}`;
+          unknown = settled.unknown;
+        } else {
+          unknown = false;
         }
       }
       if (attempt < this.retries) await this.backoff(attempt, signal, op, body.orderId);
     }
-    throw new PgUnavailableError(op, body.orderId, this.retries + 1, lastFailure, lastCause === undefined ? undefined : { cause: lastCause });
+    throw spent(this.retries + 1, lastFailure, lastCause);
   }
 
-  /** The answer a settled request got, or what the lookup said instead (not found, processing, failed). */
-  private async settledAnswer(op: PgOperation, orderId: string, signal: AbortSignal | undefined): Promise<Answer | string> {
+  /**
+   * The answer a settled request got, or what the lookup said instead: nothing there (the
+   * attempt did nothing: a retry may go ahead, a failure may be reported), or no knowledge
+   * (the lookup failed, or the request is still being processed).
+   */
+  private async settledAnswer(op: PgOperation, orderId: string, signal: AbortSignal | undefined): Promise<Answer | { reason: string; unknown: boolean }> {
     let found: PgLookup;
     try {
       found = await this.lookup(op, orderId, signal);
     } catch (e) {
       if (e instanceof PgAbortedError) throw e;
-      return `outcome unknown (${e instanceof Error ? e.message : String(e)})`;
+      return { reason: `outcome unknown (${e instanceof Error ? e.message : String(e)})`, unknown: true };
     }
     if (found.state === 'SETTLED') return { status: found.status, body: found.result };
-    return found.state === 'PROCESSING' ? 'the gateway is still processing it' : 'the gateway has no record of it';
+    if (found.state === 'PROCESSING') return { reason: 'outcome unknown (the gateway is still processing it)', unknown: true };
+    return { reason: 'the gateway has no record of it', unknown: false };
   }
 
   /** Full jitter: a uniform wait up to the exponential ceiling, so retrying callers spread out. */
