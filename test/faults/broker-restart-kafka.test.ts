@@ -3,5 +3,5 @@ import { brokerRestartSuite } from './broker-restart-suite.ts';
 
 brokerRestartSuite({
   name: 'kafka',
-  make: (env) => new KafkaTransport({ brokers: env.KAFKA_BROKERS!.split(','), sessionTimeoutMs: 6000, logLevel: 'nothing' }),
+  make: (env) => new KafkaTransport({ brokers: env.KAFKA_BROKERS!.split(','), sessionTimeoutMs: 6000, logLevel: process.env.ORDERSTREAM_DEBUG === 'kafka' ? 'error' : 'nothing' }),
 });
