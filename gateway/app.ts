@@ -28,6 +28,7 @@ import type { GatewayConfig } from './config.ts';
 import type { GatewayContext } from './context.ts';
 import { unavailable } from './errors.ts';
 import { EventPublisher } from './events.ts';
+import { countingStatuses, monitoringOptionsFromEnv, monitoringRoutes } from './monitoring/index.ts';
 import { accessLog, bearer, errors, httpMetrics, jsonBody, requestId } from './http/middleware.ts';
 import { staticFiles } from './http/static.ts';
 import { idempotency } from './orders/idempotency.ts';
@@ -90,6 +91,7 @@ export async function startGateway(deps: GatewayDeps, config: GatewayConfig): Pr
   const router = new Router();
   const routes: RouteSpec[] = [
     ...authRoutes(g), ...userRoutes(g), ...productRoutes(g), ...orderRoutes(g), ...chatRoutes(g), ...operationRoutes(deps),
+    ...monitoringRoutes(g, monitoringOptionsFromEnv(process.env, deps.contracts)),
   ];
   mount(router, openapi, routes, idempotency(db, { ttlMs: config.idempotencyTtlMs, staleAfterMs: 30_000 }, g.now));
   let document: unknown;
@@ -114,7 +116,7 @@ export async function startGateway(deps: GatewayDeps, config: GatewayConfig): Pr
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));
 
-  const relay = new RealtimeRelay(deps.transport, deps.contracts, `${config.gatewayId}-realtime`, hub, logger);
+  const relay = new RealtimeRelay(deps.transport, deps.contracts, `${config.gatewayId}-realtime`, countingStatuses(hub, metrics), logger);
   await relay.start();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

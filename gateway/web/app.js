@@ -89,6 +89,8 @@ async function start() {
   byId('board-title').textContent = me.role === 'SELLER' ? 'Incoming orders' : 'Your orders';
   byId('buyer-view').hidden = me.role !== 'BUYER';
   byId('seller-view').hidden = me.role !== 'SELLER';
+  // Sellers see the monitoring dashboard (operators open it directly: their role is an account list).
+  byId('dashboard-link').hidden = me.role !== 'SELLER';
   document.body.dataset.role = me.role;
   panel.role = me.role;
   realtime.start();
