@@ -15,7 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import { endpoints } from '../scripts/endpoints.ts';
 import { Serdes, StreamsApp, StreamsBuilder, type ProcessingGuarantee } from '../processors/engine/index.ts';
-import { KafkaTransport, MemoryTransport, type Consumer, type ProducerRecord, type Transport } from '../transports/index.ts';
+import { MemoryTransport, kafkaTransport, type Consumer, type ProducerRecord, type Transport } from '../transports/index.ts';
 import { median, waitFor } from './support.ts';
 
 const RECORDS = Number(process.argv[2] ?? 20_000);
@@ -32,7 +32,8 @@ const long = Serdes.long();
 interface Result { total: number; start?: number }
 
 function makeTransport(): Transport {
-  return TRANSPORT === 'kafka' ? new KafkaTransport({ brokers: endpoints().kafkaBrokers, logLevel: 'nothing' }) : new MemoryTransport();
+  // The Kafka client is KAFKA_CLIENT's (kafkajs by default, or platformatic).
+  return TRANSPORT === 'kafka' ? kafkaTransport({ brokers: endpoints().kafkaBrokers, logLevel: 'nothing' }) : new MemoryTransport();
 }
 
 interface Setup {
