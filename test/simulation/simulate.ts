@@ -182,10 +182,10 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
       const total = () => [...slots.values()].reduce((n, sl) => n + sl.transports.reduce((m, t) => m + t.stepCount, 0), 0);
       let last = -1;
       let quietSince = Date.now();
-      await until('quiet (no commit-protocol call for 300 ms)', () => {
+      await until('quiet (no commit-protocol call for 200 ms)', () => {
         const n = total();
         if (n !== last) { last = n; quietSince = Date.now(); }
-        return Date.now() - quietSince >= 300 && [...slots.values()].every((sl) => sl.restarting === undefined);
+        return Date.now() - quietSince >= 200 && [...slots.values()].every((sl) => sl.restarting === undefined);
       });
       await c.drain();
       failures.push(...checkAll(s, c, pg.stats()));
