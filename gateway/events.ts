@@ -3,7 +3,9 @@
  * the gateway answers 202 after that and never before. Concurrent requests' records are
  * coalesced into one producer send while another is in flight (KafkaJS and amqplib pay per
  * call, not per record), and a send that does not complete within the timeout — a broker that
- * is away — fails the request with 503 and Retry-After instead of hanging it.
+ * is away — fails the request with 503 and Retry-After instead of hanging it. A send that
+ * fails replaces the producer, so that the publisher recovers by itself once the broker is back
+ * even where a client stays dead after losing its connection.
  */
 import { valueSerdeOf, type Contracts } from '../processors/common/index.ts';
 import { keyOf, RecordValidationError, type TopicName, type TopicValue } from '../schemas/index.ts';
@@ -24,12 +26,12 @@ interface Pending {
 }
 
 export class EventPublisher {
-  readonly #producer: Producer;
+  #producer: Producer;
   #queue: Pending[] = [];
   #inFlight = false;
   #connected: Promise<void> | undefined;
 
-  constructor(transport: Transport, private readonly contracts: Contracts, private readonly options: PublisherOptions) {
+  constructor(private readonly transport: Transport, private readonly contracts: Contracts, private readonly options: PublisherOptions) {
     this.#producer = transport.producer();
   }
 
@@ -59,10 +61,22 @@ export class EventPublisher {
     const batch = this.#queue;
     this.#queue = [];
     this.#inFlight = true;
-    (this.#connected ??= this.#producer.connect().catch((e: unknown) => { this.#connected = undefined; throw e; }))
-      .then(() => this.#producer.send(batch.map((p) => p.record)))
-      .then(() => { for (const p of batch) p.resolve(); }, (e: unknown) => { for (const p of batch) p.reject(e); })
+    const producer = this.#producer;
+    (this.#connected ??= producer.connect())
+      .then(() => producer.send(batch.map((p) => p.record)))
+      .then(() => { for (const p of batch) p.resolve(); }, (e: unknown) => {
+        this.#replace(producer);
+        for (const p of batch) p.reject(e);
+      })
       .finally(() => { this.#inFlight = false; this.#pump(); });
+  }
+
+  /** The next send starts on a new producer; the failed one is closed in the background. */
+  #replace(failed: Producer): void {
+    if (this.#producer !== failed) return;
+    this.#producer = this.transport.producer();
+    this.#connected = undefined;
+    void failed.disconnect().catch(() => undefined);
   }
 
   async #withTimeout(sent: Promise<void>): Promise<void> {
