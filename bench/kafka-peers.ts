@@ -218,10 +218,23 @@ function ensureJar(): void {
 }
 
 async function createTopics(admin: Admin, names: readonly string[], big: boolean): Promise<void> {
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: names.map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1, configEntries: big ? [{ name: 'max.message.bytes', value: MAX_MESSAGE_BYTES }] : [] })),
-  });
+  // A few attempts: on the shared machine the broker answers UNKNOWN_TOPIC_OR_PARTITION for a while
+  // when it is slow to place leaders (or another suite restarts it).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const existing = new Set(await admin.listTopics());
+      const missing = names.filter((t) => !existing.has(t));
+      if (missing.length === 0) return;
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1, configEntries: big ? [{ name: 'max.message.bytes', value: MAX_MESSAGE_BYTES }] : [] })),
+      });
+      return;
+    } catch (e) {
+      if (attempt >= 5) throw e;
+      await new Promise((r) => setTimeout(r, 1000 * attempt));
+    }
+  }
 }
 
 /** The input of one workload, produced once and read by every run (each in its own group). */
