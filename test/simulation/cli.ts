@@ -39,7 +39,7 @@ if (values.seed) {
       ...(values.again ? { again: { processor: ap as ProcessorName, instance: Number(ai), step: Number(as), phase: (aph ?? 'before') as CrashPhase } } : {}),
     };
     const r = await runOnce(options);
-    process.stdout.write(`${reproduce(options)}: steps ${JSON.stringify(r.steps)}, crashed at ${r.crashedAt ? `${r.crashedAt.n} (${r.crashedAt.kind})` : 'none'}, ${r.ms} ms, ${r.failures.length} failures\n${r.failures.join('\n')}\n`);
+    process.stdout.write(`${reproduce(options)}: steps ${JSON.stringify(r.steps)}, crashed at ${r.crashedAt ? `${r.crashedAt.n} (${r.crashedAt.kind})` : 'none'}${r.againAt ? `, again at ${r.againAt.n} (${r.againAt.kind})` : ''}, ${r.ms} ms, ${r.failures.length} failures\n${r.failures.join('\n')}\n`);
     failed ||= r.failures.length > 0;
   }
 } else {
