@@ -8,7 +8,7 @@ const SVG = 'http://www.w3.org/2000/svg';
 const COLORS = ['#7a3e12', '#2f6fde', '#1a7f37', '#c62828', '#9a6700', '#6f42c1', '#0a7f86', '#d63384'];
 const W = 400;
 const H = 160;
-const PAD = { left: 38, right: 8, top: 8, bottom: 18 };
+const PAD = { left: 44, right: 8, top: 8, bottom: 18 };
 
 export function svg(tag, attrs = {}, ...children) {
   const el = document.createElementNS(SVG, tag);
@@ -21,7 +21,8 @@ export function svg(tag, attrs = {}, ...children) {
 export function formatValue(v, unit) {
   if (!Number.isFinite(v)) return '–';
   if (unit === 's') return v >= 1 ? `${v.toFixed(2)} s` : v >= 0.001 ? `${(v * 1000).toFixed(1)} ms` : `${(v * 1e6).toFixed(0)} µs`;
-  const n = Math.abs(v) >= 1000 ? `${(v / 1000).toFixed(1)}k` : Math.abs(v) >= 10 || v === 0 ? v.toFixed(0) : v.toFixed(2);
+  const a = Math.abs(v);
+  const n = a >= 1000 ? `${(v / 1000).toFixed(1)}k` : a >= 10 || v === 0 ? v.toFixed(0) : a >= 1 ? v.toFixed(1) : v.toFixed(2);
   return unit === 'records' ? n : `${n}${unit}`;
 }
 
@@ -53,7 +54,8 @@ export function drawChart(card, panel, matrix) {
   const y = (v) => H - PAD.bottom - (v / vmax) * (H - PAD.top - PAD.bottom);
   for (const f of [0, 0.5, 1]) {
     plot.append(svg('line', { x1: PAD.left, x2: W - PAD.right, y1: y(vmax * f), y2: y(vmax * f), class: f === 0 ? 'axis' : 'grid' }));
-    plot.append(svg('text', { x: PAD.left - 4, y: y(vmax * f) + 3, 'text-anchor': 'end' }, formatValue(vmax * f, panel.unit)));
+    // Axis figures without the unit (the card's title carries it), so they fit the margin.
+    plot.append(svg('text', { x: PAD.left - 4, y: y(vmax * f) + 3, 'text-anchor': 'end' }, formatValue(vmax * f, panel.unit === 's' ? 's' : 'records')));
   }
   const clock = (t) => new Date(t * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
   plot.append(svg('text', { x: PAD.left, y: H - 4 }, clock(t0)), svg('text', { x: W - PAD.right, y: H - 4, 'text-anchor': 'end' }, clock(t1)));

@@ -7,9 +7,9 @@
  */
 import { svg, formatValue } from './charts.js';
 
-const COL = 200;
+const COL = 226;
 const ROW = 34;
-const NODE_W = 176;
+const NODE_W = 200;
 const NODE_H = 24;
 
 /** Graph of the description: vertices `t:`/`n:`/`s:` (topic, node, store) and directed edges. */
@@ -111,7 +111,7 @@ export function drawTopology(graph, rates) {
   const rowsN = Math.max(...[...position.values()].map((p) => p.row), 0) + 1;
   const width = cols * COL + 20;
   const height = rowsN * ROW + 20;
-  const map = svg('svg', { viewBox: `0 0 ${width} ${height}`, width, height, role: 'img' });
+  const map = svg('svg', { viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', style: `max-width: 100%; height: auto; aspect-ratio: ${width} / ${height}` });
   map.append(svg('defs', {}, svg('marker', { id: 'arrow', viewBox: '0 0 8 8', refX: 8, refY: 4, markerWidth: 6, markerHeight: 6, orient: 'auto' }, svg('path', { d: 'M0,0L8,4L0,8z', fill: '#a99886' }))));
   const at = (id) => { const p = position.get(id); return { x: 10 + p.col * COL, y: 10 + p.row * ROW }; };
   for (const e of graph.edges) {
@@ -132,7 +132,7 @@ export function drawTopology(graph, rates) {
     g.append(
       svg('title', {}, `${v.kind} ${v.label}${rate === undefined ? '' : ` — ${formatValue(rate, '/s')}`}`),
       svg('rect', { width: NODE_W, height: NODE_H, rx: kind === 'topic' ? 12 : kind === 'store' ? 8 : 3 }),
-      svg('text', { x: 8, y: 16 }, shorten(v.label, rate === undefined ? 27 : 20)),
+      svg('text', { x: 8, y: 16 }, shorten(v.label, rate === undefined ? 30 : 21)),
     );
     if (rate !== undefined) g.append(svg('text', { x: NODE_W - 6, y: 16, 'text-anchor': 'end', class: 'rate' }, formatValue(rate, '/s')));
     map.append(g);
