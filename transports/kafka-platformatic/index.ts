@@ -439,8 +439,10 @@ function messages(request: readonly Placed[]): OutMessage[] {
 interface PartitionState {
   /** Records below this are stale (fetched before a seek or before the stable position was known). */
   next: bigint | undefined;
-  /** After a backward seek: records at or above this come from a fetch started before it. */
+  /** After a backward move: records at or above this come from a fetch started before it. */
   ceiling: bigint | undefined;
+  /** The first record dropped at or above the ceiling: seen again, it comes from the new fetch. */
+  firstStale: bigint | undefined;
   /** Undelivered records, in order. */
   queue: ConsumedRecord[];
   paused: boolean;
@@ -452,6 +454,8 @@ class PltConsumerClient implements Consumer {
   private readonly consumer: PltConsumer;
   private stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined;
   private readonly parts = new Map<string, PartitionState>();
+  /** Per partition, the offset after the last record the client's stream delivered. */
+  private readonly received = new Map<string, bigint>();
   private owned: TopicPartition[] = [];
   private callbacks: Promise<void> = Promise.resolve();
   private readonly done: Deferred<void> = deferred();
@@ -489,7 +493,7 @@ class PltConsumerClient implements Consumer {
       if (s) this.buffered -= s.queue.length;
       this.parts.delete(tpKey(tp));
     }
-    for (const tp of assigned) this.parts.set(tpKey(tp), { next: undefined, ceiling: undefined, queue: [], paused: false, ready: false });
+    for (const tp of assigned) this.parts.set(tpKey(tp), { next: undefined, ceiling: undefined, firstStale: undefined, queue: [], paused: false, ready: false });
     this.callbacks = this.callbacks.then(async () => {
       if (revoked.length) await this.options.onRevoke?.(revoked);
       if (assigned.length) {
@@ -533,10 +537,13 @@ class PltConsumerClient implements Consumer {
   private reposition(tp: TopicPartition, s: PartitionState, at: bigint): void {
     this.buffered -= s.queue.length;
     s.queue = [];
-    const was = s.next;
+    const key = `${tp.topic}:${tp.partition}`;
+    // Records still coming from fetches made before this move start where the stream stood.
+    const was = this.received.get(tpKey(tp)) ?? this.stream?.offsetsToFetch.get(key);
     s.ceiling = was !== undefined && at < was ? was : undefined;
+    s.firstStale = undefined;
     s.next = at;
-    this.stream?.offsetsToFetch.set(`${tp.topic}:${tp.partition}`, at);
+    this.stream?.offsetsToFetch.set(key, at);
   }
 
   async connect(): Promise<void> {
@@ -569,16 +576,19 @@ class PltConsumerClient implements Consumer {
 
   private receive(m: Message<Buffer, Buffer, Buffer, Buffer>): void {
     const k = tpKey(m);
+    this.received.set(k, m.offset + 1n);
     const s = this.parts.get(k);
     if (!s || !s.ready) return;
     if (s.next !== undefined && m.offset < s.next) return;
     if (s.ceiling !== undefined) {
-      if (m.offset >= s.ceiling) {
-        // From a fetch started before a backward seek: ask again from the sought position.
+      if (m.offset >= s.ceiling && m.offset !== s.firstStale) {
+        // From a fetch started before a backward move: ask again from the position we keep.
+        s.firstStale ??= m.offset;
         this.stream?.offsetsToFetch.set(`${m.topic}:${m.partition}`, s.next!);
         return;
       }
       s.ceiling = undefined;
+      s.firstStale = undefined;
     }
     s.next = m.offset + 1n;
     const headers: Headers = {};
