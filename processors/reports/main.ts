@@ -1,0 +1,4 @@
+import { runProcessorMain } from '../common/index.ts';
+import { reportsSpec } from './index.ts';
+
+await runProcessorMain(reportsSpec());
