@@ -80,8 +80,16 @@ export class RabbitConsumer implements Consumer {
   }
 
   async connect(): Promise<void> {
-    for (const t of this.options.topics) await this.transport.require(t, this.options.groupId);
+    // The broker first: an unreachable one is reported as such, whatever the management API says.
     await this.open();
+    try {
+      for (const t of this.options.topics) await this.transport.require(t, this.options.groupId);
+    } catch (e) {
+      const conn = this.conn;
+      this.conn = undefined;
+      await conn?.close().catch(() => undefined);
+      throw e;
+    }
   }
 
   /** A connection with its offsets stream declared; a loss while running starts the recovery. */
