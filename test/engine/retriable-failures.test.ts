@@ -182,3 +182,40 @@ test('taskTimeoutMs 0: the first retriable failure is fatal', async (t) => {
   t.true(err instanceof CommitFailure && err.retriable, err?.message);
   t.false(h.logs.some((l) => l.includes('re-initialising tasks')));
 });
+
+test('a commit on revocation that fails retriably: the tasks kept start again from their last commit, nothing lost or doubled', async (t) => {
+  const broker = new MemoryBroker();
+  const memory = new MemoryTransport({ broker });
+  await memory.admin().createTopics([{ name: 'in', partitions: 2, kind: 'replayable' }, { name: 'out', partitions: 2, kind: 'replayable' }]);
+  const faults = new Faults();
+  const logs: string[] = [];
+  const config = { applicationId: 'rv', guarantee: 'exactly_once' as const, retryBackoffMs: 5, retryBackoffMaxMs: 40 };
+  // A commits only when it must (revocation, close), so its work is uncommitted when B joins.
+  const a = new StreamsApp(topology(), { ...config, transport: faultyTransport(memory, faults), instanceId: 'a', commitIntervalMs: 600_000, logger: (l) => logs.push(l) });
+  const b = new StreamsApp(topology(), { ...config, transport: memory, instanceId: 'b', commitIntervalMs: 20, logger: () => {} });
+  t.teardown(async () => { await a.close(); await b.close(); });
+  await a.start();
+  const producer = memory.producer();
+  await producer.connect();
+  await producer.send(Array.from({ length: PER_WAVE }, (_, i) => ({ topic: 'in', key: Buffer.from(JSON.stringify(KEYS[i % KEYS.length])), value: Buffer.from('1') })));
+  await waitUntil(() => a.recordsProcessed() >= PER_WAVE, 'A processed everything, committed nothing');
+  faults.failNext('sendTransaction', 1);
+  await b.start();
+  await waitUntil(() => logs.some((l) => l.includes('commit on revocation failed')), 'the revocation commit failed');
+  await waitUntil(() => a.state === 'RUNNING' && a.taskIds().length === 1 && !logs.at(-1)!.includes('re-initialising'), 'A re-initialised its remaining task');
+  t.is(a.state, 'RUNNING');
+  await a.close(); // its final commit hands over what it did since
+  const raw: ConsumedRecord[] = [];
+  const reader = memory.consumer({ groupId: 'reader', topics: ['out'] });
+  await reader.connect();
+  await reader.run(async (batch) => { raw.push(...batch.records); });
+  t.teardown(() => reader.disconnect());
+  const counts = () => {
+    const out: Record<string, number[]> = {};
+    for (const r of raw) (out[JSON.parse(r.key!.toString()) as string] ??= []).push(Serdes.long().decode(r.value!));
+    return out;
+  };
+  await waitUntil(() => KEYS.every((k) => counts()[k]?.at(-1) === PER_WAVE / KEYS.length), 'every key counted to the end');
+  t.deepEqual(counts(), expectedCounts(PER_WAVE / KEYS.length));
+  t.is(raw.length, PER_WAVE);
+});
