@@ -35,3 +35,7 @@ test('the alerts fire on the series they are for (promtool test rules)', async (
   const out = await promtool(t, 'test', 'rules', 'tests/alerts.test.yml');
   t.regex(out, /SUCCESS/);
 });
+
+test('the compose files\' Prometheus configuration passes promtool check config', async (t) => {
+  t.regex(await promtool(t, 'check', 'config', 'prometheus.compose.yml'), /SUCCESS/);
+});
