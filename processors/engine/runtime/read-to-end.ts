@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ConsumedRecord, Consumer, Producer, TopicPartition, Transport } from '../../../transports/index.ts';
+import { StreamsError } from '../errors.ts';
 
 export const MARKER_HEADER = 'orderstream.marker';
 export const MARKER_KEY = Buffer.from('__orderstream.marker');
@@ -59,8 +60,11 @@ export async function readToEnd(options: ReadToEndOptions): Promise<Consumer | u
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       done,
-      consumer.stopped().then(() => { throw new Error('restore consumer stopped before reaching the end'); }),
-      new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`restore did not reach the end of ${[...wanted].length} partitions in ${timeoutMs} ms`)), timeoutMs); }),
+      // Both may pass (a broker restarting): retriable, so the application retries the restore.
+      consumer.stopped().then(() => { throw new StreamsError('restore consumer stopped before reaching the end', {}, { retriable: true }); }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new StreamsError(`restore did not reach the end of ${[...wanted].length} partitions in ${timeoutMs} ms`, {}, { retriable: true })), timeoutMs);
+      }),
     ]).finally(() => clearTimeout(timer));
     if (options.follow) return consumer;
   } catch (e) {
