@@ -93,7 +93,11 @@ export function brokerRestartSuite(suite: RestartSuite): void {
       await producer.send(batch('before'));
       await waitUntil(() => has('before') && commitsInFlight === 0, 'records sent before the outage, committed', 60_000, consumer);
 
+      // A send still in flight when the broker goes away either completes or rejects retriable.
+      const big = Array.from({ length: 20_000 }, (_, i) => ({ topic: topics[0]!, key: Buffer.from(`k${i}`), value: Buffer.alloc(512, 1) }));
+      const inFlight = attempt(() => producer.send(big));
       await broker.down();
+      const interrupted = await inFlight;
       const outageStart = Date.now();
       const outage: Outcome[] = [];
       while (Date.now() - outageStart < OUTAGE_MS) {
@@ -113,6 +117,8 @@ export function brokerRestartSuite(suite: RestartSuite): void {
       const failed = outage.filter((o) => !o.ok);
       t.log(`broker down ${downFor} ms; ${outage.length} calls during it: ${failed.length} rejected in ${failed.map((o) => o.ms).join(',')} ms as ${[...new Set(failed.map((o) => describe(o.error)))].join(', ')}`);
       t.log(`first successful send ${sendRecovery} ms after up${txProducer ? `, transaction ${txRecovery} ms` : ''}; ${recoveryErrors.length} retriable rejections meanwhile; records after the restart consumed within ${Date.now() - consumeStart} ms; ${commitErrors.length} commits failed during the outage`);
+      t.log(`a send in flight at the stop: ${interrupted.ok ? `completed in ${interrupted.ms} ms` : `rejected in ${interrupted.ms} ms as ${describe(interrupted.error)}`}`);
+      t.true(interrupted.ok || (interrupted.error instanceof TransportError && interrupted.error.retriable), `in-flight send: ${describe(interrupted.error)}`);
       t.true(failed.length > 0, 'calls made while the broker was away were rejected');
       for (const o of failed) {
         t.true(o.error instanceof TransportError && o.error.retriable, `rejected with a retriable TransportError, not ${describe(o.error)}`);

@@ -304,7 +304,7 @@ class RabbitProducer implements Producer {
         // mandatory: a message no queue takes comes back instead of vanishing.
         const ok = ch.publish(r.topic, String(partition), m.content, { headers: m.headers, persistent: true, mandatory: true });
         // A channel closed while waiting (connection lost) never drains: the next publish throws.
-        if (!ok) await new Promise((resolve) => { ch.once('drain', resolve); ch.once('close', resolve); });
+        if (!ok) await drainOrClose(ch);
         out.push({ topic: r.topic, partition, offset: undefined });
         // Bounds what the broker holds unconfirmed for this channel, whatever the backlog: a
         // commit of a hundred megabytes would otherwise sit in its memory until the last confirm.
@@ -336,4 +336,13 @@ class RabbitProducer implements Producer {
     this.channel = undefined;
     await ch?.close().catch(() => undefined);
   }
+}
+
+/** Resolves when the channel can take more, or has closed (a channel that closed never drains). */
+function drainOrClose(ch: ConfirmChannel): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => { ch.off('drain', done); ch.off('close', done); resolve(); };
+    ch.on('drain', done);
+    ch.on('close', done);
+  });
 }
