@@ -40,6 +40,8 @@ export interface PgHangRequest {
   readonly key: string;
   readonly times?: number;
   readonly afterCharge?: boolean;
+  /** Lookups of the key go unanswered too, while the switch lasts: the outcome cannot be learnt. */
+  readonly lookups?: boolean;
 }
 
 /** One key per operation and order: a retry or a redelivered request reuses it and cannot charge twice. */

@@ -36,7 +36,8 @@ export interface PgSimulator {
   /**
    * The next `times` (default 1) requests with this idempotency key get no answer, replays
    * included; with `afterCharge` (default true) the first of them is decided (captured) before
-   * the silence. A test's switch for one order, beside the rates that draw per request.
+   * the silence; with `lookups` its lookups go unanswered too while the switch lasts. A test's
+   * switch for one order, beside the rates that draw per request.
    */
   hang(key: string, options?: Omit<PgHangRequest, 'key'>): void;
   /** What the gateway holds for an idempotency key, as GET /v1/payments/<key> answers. */
@@ -72,6 +73,7 @@ type Decision = Reply | 'hang' | { readonly silent: Reply };
 interface HangSwitch {
   times: number;
   afterCharge: boolean;
+  lookups: boolean;
 }
 
 interface KeyEntry {
@@ -110,6 +112,11 @@ export async function startPgSimulator(options: PgSimulatorConfig = {}): Promise
         key = decodeURIComponent(path.slice(PG_PATHS.payments.length + 1));
       } catch {
         return send(res, { status: 400, body: { reason: 'the idempotency key in the path is not valid URL encoding' } });
+      }
+      // Switched silent for lookups too: the response stays open like a hung charge.
+      if (hangs.get(key)?.lookups) {
+        state.lookups++;
+        return;
       }
       const found = lookup(key);
       return send(res, { status: found.state === 'NOT_FOUND' ? 404 : 200, body: found });
@@ -222,7 +229,7 @@ export async function startPgSimulator(options: PgSimulatorConfig = {}): Promise
   function hang(key: string, options: Omit<PgHangRequest, 'key'> = {}): void {
     const times = options.times ?? 1;
     if (!Number.isSafeInteger(times) || times < 1) throw new PgConfigError(`times must be a positive integer, not ${JSON.stringify(times)}`);
-    hangs.set(key, { times, afterCharge: options.afterCharge ?? true });
+    hangs.set(key, { times, afterCharge: options.afterCharge ?? true, lookups: options.lookups ?? false });
   }
 
   /** Uses up one of the key's silences: only the first silenced request can be the one that decides. */

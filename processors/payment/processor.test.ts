@@ -212,3 +212,26 @@ for (const { name, make } of TRANSPORTS) {
     t.is(h.outcomes.length, others.length);
   });
 }
+
+// Unknown outcomes, on the memory broker only (the path is the charger's and the topology's, not the broker's).
+avaTest('memory: a charge captured but never answered (lookups too) is left PENDING, re-sent, and ends SUCCESS charged once', async (t) => {
+  const h = await harness(t, TRANSPORTS[0]!.make, { env: { PG_TIMEOUT_MS: '300', PG_RETRIES: '1', PAYMENT_PENDING_RESEND_MS: '800' } });
+  const id = randomUUID();
+  // Two silent attempts, their lookups silent too, then one more silence that the re-send's first attempt uses up.
+  h.sim.hang(`charge:${id}`, { times: 3, lookups: true });
+  await h.send(requestTopic(h), request(id));
+  await waitUntil(() => h.outcomes.length === 1, 'the outcome after the re-send', BOUND_MS);
+  t.like(h.outcomes[0], { kind: 'CHARGE', value: { orderId: id, status: 'SUCCESS' } });
+  t.deepEqual(h.sim.stats().charges, { [id]: 1 });
+  t.true(h.sim.stats().silentOutcomes === 1 && h.sim.stats().timeouts === 3, 'the first attempt charged, the others were replays');
+});
+
+avaTest('memory: with re-sends off, an unknown outcome falls back to FAILED (the old behaviour) with the reason', async (t) => {
+  const h = await harness(t, TRANSPORTS[0]!.make, { env: { PG_TIMEOUT_MS: '300', PG_RETRIES: '1', PAYMENT_PENDING_RESEND_MS: '0' } });
+  const id = randomUUID();
+  h.sim.hang(`charge:${id}`, { times: 3, lookups: true });
+  await h.send(requestTopic(h), request(id));
+  await waitUntil(() => h.outcomes.length === 1, 'the outcome', BOUND_MS);
+  t.like(h.outcomes[0], { kind: 'CHARGE', value: { orderId: id, status: 'FAILED' } });
+  t.regex(h.outcomes[0]?.reason ?? '', /outcome unknown/);
+});
