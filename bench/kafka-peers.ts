@@ -33,7 +33,13 @@ export type Guarantee = 'at_least_once' | 'exactly_once';
 export type System = 'engine' | 'engine-platformatic' | 'kafkajs' | 'kafka-streams';
 
 /** One run of one system: wall-clock records/s and the app process's CPU seconds. */
-export interface Run { readonly recordsPerSec: number; readonly ms: number; readonly cpuSec: number }
+export interface Run {
+  readonly recordsPerSec: number;
+  readonly ms: number;
+  readonly cpuSec: number;
+  /** Records/s from the first processed record to the end: without start-up and the group join. */
+  readonly steadyPerSec?: number;
+}
 
 export interface Cell {
   readonly workload: Workload;
@@ -43,6 +49,7 @@ export interface Cell {
   readonly runs: readonly Run[];
   /** Medians over the runs. */
   readonly recordsPerSec: number;
+  readonly steadyPerSec?: number;
   readonly cpuSec: number;
   /** recordsPerSec / Kafka Streams' recordsPerSec in the same row. */
   readonly ratio?: number;
@@ -76,11 +83,14 @@ async function waitOutput(admin: Admin, topic: string, n: number, what: () => st
   }
 }
 
-// ---- child side: one system runs one workload, prints {records, ms, recordsPerSec} ------------
+// ---- child side: one system runs one workload, prints {records, ms, recordsPerSec, steadyPerSec}
+
+/** Start, the first processed record (and how many were done by then), and the end, in ms. */
+interface Timing { t0: number; tFirst?: number; n0: number; tEnd: number }
 
 interface ChildArgs { system: System; workload: Workload; guarantee: Guarantee; input: string; output: string; records: number; id: string }
 
-async function childEngine(a: ChildArgs): Promise<number> {
+async function childEngine(a: ChildArgs): Promise<Timing> {
   const { Serdes, StreamsApp, StreamsBuilder } = await import('../processors/engine/index.ts');
   let transport;
   if (a.system === 'engine-platformatic') {
@@ -102,17 +112,27 @@ async function childEngine(a: ChildArgs): Promise<number> {
   await admin.connect();
   const t0 = performance.now();
   await app.start();
-  while (app.recordsProcessed() < a.records) await new Promise((r) => setTimeout(r, 5));
+  // The engine's processed count moves in steps (per commit), so the steady rate starts at the
+  // first output seen on the topic, counting the outputs already there.
+  let tFirst: number | undefined;
+  let n0 = 0;
+  while (app.recordsProcessed() < a.records) {
+    if (tFirst === undefined) {
+      const end = await outputEnd(admin, a.output);
+      if (end > 0) { tFirst = performance.now(); n0 = end; }
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
   await waitOutput(admin, a.output, a.records, () => `engine output of ${a.records}`);
-  const ms = performance.now() - t0;
+  const tEnd = performance.now();
   await admin.disconnect();
   await app.close();
   await transport.close();
-  return ms;
+  return { t0, tFirst, n0, tEnd };
 }
 
 /** The loop a careful user writes with KafkaJS: eachBatch, one produce per batch, commit per batch. */
-async function childKafkajs(a: ChildArgs): Promise<number> {
+async function childKafkajs(a: ChildArgs): Promise<Timing> {
   const k = kafka();
   const eos = a.guarantee === 'exactly_once';
   const changelog = `${a.output}-changelog`;
@@ -125,11 +145,13 @@ async function childKafkajs(a: ChildArgs): Promise<number> {
   await consumer.subscribe({ topic: a.input, fromBeginning: true });
   const counts = new Map<string, number>();
   let processed = 0;
+  let tFirst: number | undefined;
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
     eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
       if (batch.messages.length === 0) return;
+      tFirst ??= performance.now();
       const outs: Message[] = [];
       const logs: Message[] = [];
       for (const m of batch.messages) {
@@ -168,18 +190,20 @@ async function childKafkajs(a: ChildArgs): Promise<number> {
   });
   while (processed < a.records) await new Promise((r) => setTimeout(r, 5));
   await waitOutput(admin, a.output, a.records, () => `kafkajs output of ${a.records}`);
-  const ms = performance.now() - t0;
+  const tEnd = performance.now();
   await consumer.disconnect();
   await producer.disconnect();
   await admin.disconnect();
-  return ms;
+  return { t0, tFirst, n0: 0, tEnd };
 }
 
 async function child(argv: string[]): Promise<void> {
   const [system, workload, guarantee, input, output, records, id] = argv;
   const a: ChildArgs = { system: system as System, workload: workload as Workload, guarantee: guarantee as Guarantee, input: input!, output: output!, records: Number(records), id: id! };
-  const ms = a.system === 'kafkajs' ? await childKafkajs(a) : await childEngine(a);
-  process.stdout.write(`${JSON.stringify({ records: a.records, ms: Math.round(ms), recordsPerSec: Math.round(a.records * 1000 / ms) })}\n`);
+  const t = a.system === 'kafkajs' ? await childKafkajs(a) : await childEngine(a);
+  const ms = t.tEnd - t.t0;
+  const steadyPerSec = Math.round((a.records - t.n0) * 1000 / Math.max(1, t.tEnd - (t.tFirst ?? t.t0)));
+  process.stdout.write(`${JSON.stringify({ records: a.records, ms: Math.round(ms), recordsPerSec: Math.round(a.records * 1000 / ms), steadyPerSec })}\n`);
   process.exit(0);
 }
 
@@ -208,7 +232,7 @@ async function runMeasured(cmd: string, args: readonly string[], env: NodeJS.Pro
   });
 }
 
-const lastJson = (s: string) => JSON.parse(s.trim().split('\n').filter((l) => l.startsWith('{')).pop()!) as { ms: number; recordsPerSec: number };
+const lastJson = (s: string) => JSON.parse(s.trim().split('\n').filter((l) => l.startsWith('{')).pop()!) as { ms: number; recordsPerSec: number; steadyPerSec: number };
 
 function ensureJar(): void {
   if (existsSync(STREAMS_JAR) && existsSync(join(STREAMS_DIR, 'target', 'lib'))) return;
@@ -270,7 +294,7 @@ async function runSystem(admin: Admin, system: System, workload: Workload, guara
       res = await runMeasured(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', system, workload, guarantee, input, output, String(records), id]);
     }
     const j = lastJson(res.stdout);
-    return { recordsPerSec: j.recordsPerSec, ms: j.ms, cpuSec: Math.round(res.cpuSec * 100) / 100 };
+    return { recordsPerSec: j.recordsPerSec, ms: j.ms, cpuSec: Math.round(res.cpuSec * 100) / 100, steadyPerSec: j.steadyPerSec };
   } finally {
     const internal = (await admin.listTopics()).filter((t) => t.startsWith(id));
     await admin.deleteGroups([id]).catch(() => undefined);
@@ -319,14 +343,14 @@ function chartSvg(cells: readonly Cell[], systems: readonly System[], rows: read
   const barH = 18;
   const groupH = systems.length * (barH + 4) + 26;
   const left = 250;
-  const width = 1000;
-  const plotW = width - left - 160;
+  const width = 1100;
+  const plotW = width - left - 290;
   const max = Math.max(...cells.map((c) => c.recordsPerSec));
   const height = 70 + rows.length * groupH + 40;
   const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
   let y = 60;
   const parts: string[] = [`<text x="20" y="30" font-size="18" font-weight="bold">${esc(title)}</text>`,
-    `<text x="20" y="50" font-size="12" fill="#555">records/s (median), CPU s of the app process in brackets; broker limit: produce ${fmt(limit.produce.recordsPerSec)}/s, consume ${fmt(limit.consume.recordsPerSec)}/s</text>`];
+    `<text x="20" y="50" font-size="12" fill="#555">records/s start to end (median), CPU s of the app process and steady records/s in brackets; broker limit: produce ${fmt(limit.produce.recordsPerSec)}/s, consume ${fmt(limit.consume.recordsPerSec)}/s</text>`];
   for (const r of rows) {
     parts.push(`<text x="20" y="${y + 14}" font-size="13" font-weight="bold">${esc(r.name)}</text>`);
     y += 20;
@@ -336,7 +360,7 @@ function chartSvg(cells: readonly Cell[], systems: readonly System[], rows: read
       const w = Math.max(1, (c.recordsPerSec / max) * plotW);
       parts.push(`<text x="${left - 8}" y="${y + 13}" font-size="12" text-anchor="end">${esc(LABEL[s])}</text>`,
         `<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${COLOR[s]}"/>`,
-        `<text x="${left + w + 6}" y="${y + 13}" font-size="12">${fmt(c.recordsPerSec)} (${c.cpuSec.toFixed(1)} s)${c.ratio !== undefined && s !== 'kafka-streams' ? `  ${c.ratio.toFixed(2)}×` : ''}</text>`);
+        `<text x="${left + w + 6}" y="${y + 13}" font-size="12">${fmt(c.recordsPerSec)} (${c.cpuSec.toFixed(1)} s; steady ${fmt(c.steadyPerSec ?? 0)})${c.ratio !== undefined && s !== 'kafka-streams' ? `  ${c.ratio.toFixed(2)}×` : ''}</text>`);
       y += barH + 4;
     }
     y += 6;
@@ -389,7 +413,7 @@ async function main(): Promise<void> {
             console.log(`  [${r + 1}/${repeats}] ${row.name}: ${LABEL[s]} FAILED: ${(e as Error).message.slice(0, 400)}`);
             continue;
           }
-          console.log(`  [${r + 1}/${repeats}] ${row.name}: ${LABEL[s]} ${fmt(run.recordsPerSec)}/s, ${run.cpuSec.toFixed(2)} CPU s`);
+          console.log(`  [${r + 1}/${repeats}] ${row.name}: ${LABEL[s]} ${fmt(run.recordsPerSec)}/s (steady ${fmt(run.steadyPerSec ?? 0)}/s), ${run.cpuSec.toFixed(2)} CPU s`);
           (runs.get(key(row.w, row.g, s)) ?? runs.set(key(row.w, row.g, s), []).get(key(row.w, row.g, s))!).push(run);
         }
       }
@@ -403,7 +427,7 @@ async function main(): Promise<void> {
         const rs = runs.get(key(row.w, row.g, s));
         if (!rs) continue;
         const rps = median(rs.map((x) => x.recordsPerSec));
-        cells.push({ workload: row.w, guarantee: row.g, system: s, records: N[row.w], runs: rs, recordsPerSec: rps, cpuSec: median(rs.map((x) => x.cpuSec)), ...(ks ? { ratio: Math.round((rps / ks) * 100) / 100 } : {}) });
+        cells.push({ workload: row.w, guarantee: row.g, system: s, records: N[row.w], runs: rs, recordsPerSec: rps, steadyPerSec: median(rs.map((x) => x.steadyPerSec ?? 0)), cpuSec: median(rs.map((x) => x.cpuSec)), ...(ks ? { ratio: Math.round((rps / ks) * 100) / 100 } : {}) });
       }
     }
     const header = `| workload (records/s, median of ${repeats}; CPU s of the app process) | ${systems.map((s) => LABEL[s]).join(' | ')} |`;
@@ -411,6 +435,13 @@ async function main(): Promise<void> {
     for (const row of rows) {
       const cs = systems.map((s) => cells.find((c) => c.workload === row.w && c.guarantee === row.g && c.system === s));
       lines.push(`| ${row.name} | ${cs.map((c) => !c ? 'failed' : `${fmt(c.recordsPerSec)} (${c.cpuSec.toFixed(1)} s)${c.system === 'kafka-streams' || c.ratio === undefined ? '' : ` ${c.ratio.toFixed(2)}×`}`).join(' | ')} |`);
+    }
+    lines.push('', `Steady records/s (from the first processed record to the end: no start-up, no group join), ratio to Kafka Streams:`, '',
+      `| workload | ${systems.map((s) => LABEL[s]).join(' | ')} |`, `|---|${systems.map(() => '---').join('|')}|`);
+    for (const row of rows) {
+      const cs = systems.map((s) => cells.find((c) => c.workload === row.w && c.guarantee === row.g && c.system === s));
+      const ks = cs.find((c) => c?.system === 'kafka-streams')?.steadyPerSec;
+      lines.push(`| ${row.name} | ${cs.map((c) => !c ? 'failed' : `${fmt(c.steadyPerSec ?? 0)}${c.system !== 'kafka-streams' && ks ? ` ${((c.steadyPerSec ?? 0) / ks).toFixed(2)}×` : ''}`).join(' | ')} |`);
     }
     lines.push('', `Broker limit (kafka-tools 3.9.2, client defaults, ${fmt(passRecords)} × ${VALUE_BYTES} B, ${PARTITIONS} partitions): ProducerPerformance ${fmt(limit.produce.recordsPerSec)} records/s (${limit.produce.cpuSec.toFixed(1)} s CPU), ConsumerPerformance ${fmt(limit.consume.recordsPerSec)} records/s (${limit.consume.cpuSec.toFixed(1)} s CPU).`);
     lines.push(`Ratios (×) are records/s against Kafka Streams in the same row.`);
