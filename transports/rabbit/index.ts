@@ -228,6 +228,8 @@ class RabbitAdmin implements Admin {
 class RabbitProducer implements Producer {
   private channel: ConfirmChannel | undefined;
   private opening: Promise<ConfirmChannel> | undefined;
+  /** The connection `channel` is on: a send that failed on a closed one failed for the loss. */
+  private conn: ChannelModel | undefined;
   /** Between connect() and disconnect(): a lost channel is then re-opened, not an error for good. */
   private open = false;
   private readonly partitioner = new Partitioner();
@@ -261,8 +263,6 @@ class RabbitProducer implements Producer {
     })().finally(() => { this.opening = undefined; });
     return this.opening;
   }
-
-  private conn: ChannelModel | undefined;
 
   async maxRecordBytes(): Promise<number> {
     return this.transport.options.maxMessageBytes ?? RABBIT_DEFAULT_MAX_MESSAGE_BYTES;
