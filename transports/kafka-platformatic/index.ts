@@ -286,10 +286,19 @@ class PltProducerClient implements Producer {
   private connected = false;
 
   constructor(private readonly transport: PlatformaticKafkaTransport, private readonly metadata: TopicMetadataCache, private readonly options: ProducerOptions) {
-    // Idempotent, acks=all; a transactional id fences an earlier incarnation of the same writer.
-    this.producer = new PltProducer({
-      ...transport.base('producer'), idempotent: true, acks: -1, autocreateTopics: false,
-      ...(options.transactionalId ? { transactionalId: options.transactionalId } : {}),
+    this.producer = this.make();
+  }
+
+  /** Idempotent, acks=all; a transactional id fences an earlier incarnation of the same writer. */
+  private make(): PltProducer {
+    return new PltProducer({
+      ...this.transport.base('producer'), idempotent: true, acks: -1, autocreateTopics: false,
+      // InitProducerId with "no producer yet" (-1/-1): the client's default of 0/0 is taken by the
+      // broker as an old incarnation's id, answered PRODUCER_FENCED whenever the transactional id
+      // has state (every restart), and the predecessor's open transaction is never aborted.
+      // Its transaction timeout is the request timeout: short, so a writer that died holds
+      // read_committed readers back briefly (15 s, as on the KafkaJS transport).
+      ...(this.options.transactionalId ? { transactionalId: this.options.transactionalId, producerId: -1n, producerEpoch: -1, timeout: 15000 } : {}),
     });
   }
 
@@ -342,8 +351,9 @@ class PltProducerClient implements Producer {
         await this.transactionOnce(requests, positions);
         return;
       } catch (e) {
-        // The previous transaction's markers still being written: nothing was written, begin again.
-        if (attempt >= 20 || !has(e, 'CONCURRENT_TRANSACTIONS')) throw e;
+        // The previous transaction's markers still being written (CONCURRENT_TRANSACTIONS) or the
+        // coordinator moving: nothing was written, begin again. PRODUCER_FENCED and the rest are the caller's.
+        if (attempt >= 20 || !has(e, /^(CONCURRENT_TRANSACTIONS|COORDINATOR_LOAD_IN_PROGRESS|COORDINATOR_NOT_AVAILABLE|NOT_COORDINATOR)$/)) throw e;
         await sleep(Math.min(1000, 20 * attempt));
       }
     }
