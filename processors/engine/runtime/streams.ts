@@ -377,7 +377,8 @@ export class StreamsApp {
       this.changelog = [];
       for (const id of ids) this.closeTask(id);
       // The tasks kept lost their uncommitted work too: they must start again from their last commit.
-      if (this.tasks.size > 0) throw new CommitFailure(`commit on revocation failed: ${errorMessage(e)}`, {}, { cause: e, retriable: true });
+      // (Dropping it silently, as before, lost their outputs; a non-retriable cause stops the application.)
+      if (this.tasks.size > 0) throw new CommitFailure(`commit on revocation failed: ${errorMessage(e)}`, {}, { cause: e, retriable: isRetriable(e) });
       return;
     }
     for (const id of ids) this.closeTask(id);
