@@ -113,10 +113,9 @@ export class PgClient {
    */
   async lookup(op: PgOperation, orderId: string, signal?: AbortSignal): Promise<PgLookup> {
     const key = `${op}:${orderId}`;
+    const deadline = attemptSignal(signal, this.timeoutMs);
     try {
-      const response = await fetch(`${this.baseUrl}${PG_PATHS.payments}/${encodeURIComponent(key)}`, {
-        signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]) : AbortSignal.timeout(this.timeoutMs),
-      });
+      const response = await fetch(`${this.baseUrl}${PG_PATHS.payments}/${encodeURIComponent(key)}`, { signal: deadline.signal });
       const body = parseJson(await response.text());
       if ((response.status === 200 || response.status === 404) && isLookup(body, key)) return body;
       throw new PgUnavailableError(op, orderId, 1, `lookup answered HTTP ${response.status} ${JSON.stringify(body).slice(0, 200)}`);
@@ -124,6 +123,8 @@ export class PgClient {
       if (signal?.aborted) throw new PgAbortedError(op, orderId);
       if (e instanceof PgUnavailableError) throw e;
       throw new PgUnavailableError(op, orderId, 1, isTimeout(e) ? `lookup: no answer within ${this.timeoutMs} ms` : `lookup: network error: ${describe(e)}`, { cause: e });
+    } finally {
+      deadline.clear();
     }
   }
 
@@ -143,12 +144,13 @@ export class PgClient {
         if (unknown) throw spent(attempt, `${lastFailure}; then the circuit opened`, lastCause);
         throw new CircuitOpenError(op, body.orderId, this.breaker.retryAfterMs());
       }
+      const deadline = attemptSignal(signal, this.timeoutMs);
       try {
         const response = await fetch(`${this.baseUrl}${path}`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', [IDEMPOTENCY_HEADER]: key },
           body: JSON.stringify({ orderId: body.orderId, paymentKey: body.paymentKey, amount: body.amount }),
-          signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]) : AbortSignal.timeout(this.timeoutMs),
+          signal: deadline.signal,
         });
         const text = await response.text();
         if (response.status >= 500) {
@@ -176,6 +178,8 @@ export class PgClient {
         } else {
           unknown = false;
         }
+      } finally {
+        deadline.clear();
       }
       if (attempt < this.retries) await this.backoff(attempt, signal, op, body.orderId);
     }
@@ -215,6 +219,27 @@ export class PgClient {
     });
     if (signal?.aborted) throw new PgAbortedError(op, orderId);
   }
+}
+
+/**
+ * The caller's signal or the attempt's timeout, whichever comes first. A plain timer, not
+ * AbortSignal.any([signal, AbortSignal.timeout()]): on Node 20 the combined signal can lose its
+ * timeout to garbage collection, and a call to a gateway that never answers then hangs for good
+ * (seen here: silent charges whose attempts never timed out under GC pressure).
+ */
+function attemptSignal(signal: AbortSignal | undefined, ms: number): { readonly signal: AbortSignal; clear(): void } {
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(signal?.reason);
+  const timer = setTimeout(() => controller.abort(new DOMException(`no answer within ${ms} ms`, 'TimeoutError')), ms);
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: controller.signal,
+    clear() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    },
+  };
 }
 
 function isCaptured(b: unknown): b is PgChargeCaptured {
