@@ -35,6 +35,8 @@ import { idempotency } from './orders/idempotency.ts';
 import { RecentOrders } from './orders/recent.ts';
 import { orderRoutes } from './orders/routes.ts';
 import { productRoutes } from './products/routes.ts';
+import { reportRoutes } from './reports/routes.ts';
+import { reportStorageFromEnv, type ReportStorage } from '../processors/reports/storage.ts';
 import { Hub } from './realtime/hub.ts';
 import { RealtimeRelay } from './realtime/relay.ts';
 import { mount, route, type RouteSpec } from './routing.ts';
@@ -48,6 +50,8 @@ export interface GatewayDeps {
   readonly logger?: Logger;
   /** More Prometheus text for `/metrics`: the engine metrics of processors in this process. */
   readonly extraMetrics?: () => string;
+  /** Where sellers' reports are read from; default from the environment (processors/reports/storage.ts). */
+  readonly reports?: ReportStorage;
 }
 
 export interface Gateway {
@@ -90,7 +94,7 @@ export async function startGateway(deps: GatewayDeps, config: GatewayConfig): Pr
   openapi.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
   const router = new Router();
   const routes: RouteSpec[] = [
-    ...authRoutes(g), ...userRoutes(g), ...productRoutes(g), ...orderRoutes(g), ...chatRoutes(g), ...operationRoutes(deps),
+    ...authRoutes(g), ...userRoutes(g), ...productRoutes(g), ...orderRoutes(g), ...chatRoutes(g), ...reportRoutes(deps.reports ?? reportStorageFromEnv(process.env)), ...operationRoutes(deps),
     ...monitoringRoutes(g, monitoringOptionsFromEnv(process.env, deps.contracts)),
   ];
   mount(router, openapi, routes, idempotency(db, { ttlMs: config.idempotencyTtlMs, staleAfterMs: 30_000 }, g.now));

@@ -6,10 +6,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { pino, type Logger } from 'pino';
-import { ensureContractTopics, numberFromEnv, type Contracts, type Env } from '../processors/common/index.ts';
+import { ensureContractTopics, numberFromEnv, startProcessor, type Contracts, type Env } from '../processors/common/index.ts';
 import { registryContracts } from '../processors/common/contracts.ts';
 import { startEmbeddedProcessors, type EmbeddedProcessors } from '../processors/embedded.ts';
 import { startProjection } from '../processors/read-model/index.ts';
+import { reportsSpec, reportStorageFromEnv } from '../processors/reports/index.ts';
 import { prometheusText } from '../processors/engine/index.ts';
 import { persistenceFromEnv } from '../persistence/index.ts';
 import { embeddedPersistence } from '../persistence/embedded.ts';
@@ -69,15 +70,18 @@ export async function startSystem(env: Env, options: SystemOptions = {}): Promis
     closers.push(() => processors.close());
     const projection = await startProjection({ transport, registry: registry.client, contracts, persistence, env: { ...env, APP_ID: `${prefix}read-model-projector`, STOCK_APP_ID: `${prefix}stock-processor` }, logger: (line) => logger.info({ component: 'read-model' }, line) });
     closers.push(() => projection.close());
+    const reportStorage = reportStorageFromEnv(env);
+    const reports = await startProcessor(reportsSpec({ storage: reportStorage }), { transport, contracts, env: { ...env, APP_ID: `${prefix}reports-processor` }, logger: (line) => logger.info({ component: 'reports' }, line) });
+    closers.push(() => reports.close());
     const gateway = await startGateway({
-      transport, registry, contracts, persistence, logger,
+      transport, registry, contracts, persistence, logger, reports: reportStorage,
       extraMetrics: () => prometheusText(processors.processors.map((p) => [p.applicationId, p.app.metrics] as const)),
     }, config);
     closers.push(() => gateway.close());
     if (options.seed ?? true) await seedDemo(gateway.url);
     return {
       gateway, transport, contracts, registry, persistence, jwtSecret: config.jwt.secret, processors, generatedSecret, close,
-      stopped: () => Promise.race([processors.stopped(), projection.stopped(), gateway.stopped()]),
+      stopped: () => Promise.race([processors.stopped(), projection.stopped(), reports.stopped(), gateway.stopped()]),
     };
   } catch (e) {
     await close();
