@@ -177,6 +177,10 @@ const TABLE: readonly Row[] = [
   { route: 'POST /orders/{id}/chat', expect: [401, 202, 404, 202, 404], request: (s) => ({ path: `/orders/${s.orderId}/chat`, body: { text: 'Is it the blue one?' }, hidden: s.orderId }) },
 
   // operations
+  { route: 'GET /seller/reports/{date}.csv', expect: [401, 403, 403, 404, 404], request: () => ({ path: '/seller/reports/2026-12-01.csv' }) },
+  { route: 'GET /monitoring/panels', expect: [401, 403, 403, 200, 200], request: () => ({ path: '/monitoring/panels' }) },
+  { route: 'GET /monitoring/query_range/{panel}', expect: [401, 403, 403, 200, 200], request: () => ({ path: '/monitoring/query_range/orders-by-status?minutes=5' }) },
+  { route: 'GET /monitoring/topologies', expect: [401, 403, 403, 200, 200], request: () => ({ path: '/monitoring/topologies' }) },
   { route: 'GET /health', expect: ALL(200), request: () => ({ path: '/health' }) },
   { route: 'GET /ready', expect: ALL(200), request: () => ({ path: '/ready' }) },
 ];
