@@ -20,7 +20,7 @@ export interface ComposeService {
   /** The check's command, undefined when there is none or it is disabled. */
   readonly healthcheck: readonly string[] | undefined;
   readonly networkMode: string | undefined;
-  readonly volumes: readonly { readonly type: 'volume' | 'bind'; readonly source: string | undefined; readonly target: string }[];
+  readonly volumes: readonly { readonly type: 'volume' | 'bind'; readonly source: string | undefined; readonly target: string; readonly readOnly: boolean }[];
 }
 
 export interface ComposeModel {
@@ -117,15 +117,15 @@ function dependsOnOf(d: unknown): Record<string, string> {
   return Object.fromEntries(Object.entries(asObject(d, 'depends_on')).map(([k, v]) => [k, String(asObject(v ?? {}, k).condition ?? 'service_started')]));
 }
 
-function volumeOf(v: unknown): { type: 'volume' | 'bind'; source: string | undefined; target: string } {
+function volumeOf(v: unknown): { type: 'volume' | 'bind'; source: string | undefined; target: string; readOnly: boolean } {
   if (typeof v === 'object' && v !== null) {
     const o = v as Raw;
-    return { type: o.type === 'bind' ? 'bind' : 'volume', source: typeof o.source === 'string' ? o.source : undefined, target: String(o.target) };
+    return { type: o.type === 'bind' ? 'bind' : 'volume', source: typeof o.source === 'string' ? o.source : undefined, target: String(o.target), readOnly: o.read_only === true };
   }
   // v1 short syntax: "source:target[:mode]" or "target"; a source with a slash is a host path.
   const parts = String(v).split(':');
-  if (parts.length === 1) return { type: 'volume', source: undefined, target: parts[0]! };
-  return { type: parts[0]!.includes('/') ? 'bind' : 'volume', source: parts[0], target: parts[1]! };
+  if (parts.length === 1) return { type: 'volume', source: undefined, target: parts[0]!, readOnly: false };
+  return { type: parts[0]!.includes('/') ? 'bind' : 'volume', source: parts[0], target: parts[1]!, readOnly: parts[2] === 'ro' };
 }
 
 function asObject(v: unknown, what: string): Raw {
