@@ -39,7 +39,7 @@ test('a registry restart loses no schema, no id and no compatibility level', asy
     const byId = (await call(`/schemas/ids/${ids[i]}`)) as { schema: string };
     t.deepEqual(JSON.parse(byId.schema), JSON.parse(schema), `schema id ${ids[i]} resolves to the same schema`);
     const again = (await call(`/subjects/${subjects[i]}/versions`, { method: 'POST', body: JSON.stringify({ schema }) })) as { id: number };
-    t.is(again.id, ids[i], 're-registering returns the id given before the restart');
+    t.is(again.id, ids[i]!, 're-registering returns the id given before the restart');
     const level = (await call(`/config/${subjects[i]}`)) as { compatibilityLevel: string };
     t.is(level.compatibilityLevel, 'BACKWARD');
   }
