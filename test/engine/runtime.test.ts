@@ -45,6 +45,8 @@ test('an undecodable record goes to the dead-letter topic with its origin; the n
   t.is(d.headers[DeadLetterHeaders.offset]!.toString(), '1');
   t.regex(d.headers[DeadLetterHeaders.reason]!.toString(), /not an integer: "x!"/);
   t.regex(app.metricsText(), /kafka_stream_task_process_total\{task="0_0",application="dlq"\} 3/);
+  t.regex(app.metricsText(), /orderstream_task_dead_letters_total\{task="0_0",reason="deserialization",application="dlq"\} 1/);
+  t.regex(app.metricsText(), /kafka_stream_client_state\{state="RUNNING",application="dlq"\} 1/);
 });
 
 test('joined topics with different partition counts fail at start, naming both', async (t) => {

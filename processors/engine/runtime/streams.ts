@@ -93,6 +93,7 @@ export class StreamsApp {
     promise.catch(() => undefined);
     this.done = { promise, resolve, reject };
     this.metrics.recordsOutFrom(() => new Map([...this.tasks].map(([id, e]) => [id, e.task.recordsOut])));
+    this.metrics.stateFrom(() => this.state);
   }
 
   /** exactly_once without transactions: dedup on source positions, checkpoints with the state. */
@@ -455,6 +456,8 @@ export class StreamsApp {
       now: () => Date.now(),
       requestCommit: () => { this.commitRequested = true; },
       globalStore: (name) => this.globals?.store(name),
+      // deadLettered counts the failure too.
+      failed: (stage, deadLettered) => (deadLettered ? this.metrics.deadLettered(taskId, stage) : this.metrics.failed(taskId, stage)),
     };
   }
 
@@ -534,6 +537,7 @@ export class StreamsApp {
         await this.commitPositions(positions);
       }
     } catch (e) {
+      for (const id of this.tasks.keys()) this.metrics.failed(id, 'commit');
       throw new CommitFailure(`commit of ${outputs.length} outputs, ${changelog.length} changelog entries and ${positions.length} positions failed: ${errorMessage(e)}`, {}, { cause: e });
     }
     for (const p of positions) this.committedPositions.set(`${p.topic}\u0000${p.partition}`, p.offset);
@@ -636,7 +640,8 @@ export class StreamsApp {
       const policy = this.config.errors.production;
       if (policy === 'fail') throw new CommitFailure(failure.message, failure.context, { cause: failure });
       this.config.logger(`production failure, ${policy === 'dead-letter' ? 'sent to dead letters' : 'skipped'}: ${failure.message}`);
-      if (policy !== 'dead-letter') continue;
+      if (policy !== 'dead-letter') { this.metrics.failed(taskId, 'production'); continue; }
+      this.metrics.deadLettered(taskId, 'production');
       const dlq = this.config.errors.deadLetterTopic;
       await (this.deadLetters ??= this.config.transport.admin().createTopics([{ name: dlq, partitions: 1, kind: 'replayable' }])
         .catch((e: unknown) => { this.deadLetters = undefined; throw e; }));

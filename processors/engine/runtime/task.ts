@@ -50,6 +50,8 @@ export interface TaskHost {
   now(): number;
   requestCommit(): void;
   globalStore(name: string): StateStore | undefined;
+  /** A record the error policy handled instead of failing (metrics: failures, dead letters). */
+  failed?(stage: 'deserialization' | 'processing', deadLettered: boolean): void;
 }
 
 interface Schedule {
@@ -278,6 +280,7 @@ export class StreamTask {
     const policy = this.host.errors[stage];
     if (policy === 'fail') throw failure;
     this.host.errors.logger(`${stage} failure, ${policy === 'dead-letter' ? 'sent to dead letters' : 'skipped'}: ${failure.message}`);
+    this.host.failed?.(stage, policy === 'dead-letter');
     if (policy === 'dead-letter') {
       this.host.emit(deadLetterRecord(this.host.errors.deadLetterTopic, stage, failure, r, this.id));
     }
