@@ -14,7 +14,7 @@ import {
 import { Partitioner } from '../partitioner.ts';
 import { CopartitionedAssigner } from './assigner.ts';
 import { classifyKafkaError } from './faults.ts';
-import { Backoff, type ReconnectOptions } from '../rabbit/backoff.ts';
+import { Backoff, type ReconnectOptions } from '../backoff.ts';
 import { BROKER_DEFAULT_MAX_MESSAGE_BYTES, kafkaRecordSize, partitionBudget, splitRequests, type Placed, type RequestLimits } from './requests.ts';
 import type {
   Admin, BatchHandler, Capabilities, ConsumedRecord, Consumer, ConsumerOptions, GroupPositions, Headers, Producer, ProducerOptions,

@@ -17,7 +17,7 @@ import type {
   BatchHandler, ConsumedRecord, Consumer, ConsumerOptions, TopicKind, TopicPartition, TopicPartitionOffset,
 } from '../types.ts';
 import { deferred, sleep, tpKey, type Deferred } from '../util.ts';
-import { Backoff } from './backoff.ts';
+import { Backoff } from '../backoff.ts';
 import { Membership, tryLock, unlock } from './group.ts';
 import type { RabbitTransport } from './index.ts';
 import { decode, partitionQueue } from './naming.ts';

@@ -14,7 +14,7 @@ import type {
   TopicDescription, TopicKind, TopicSpec, Transport,
 } from '../types.ts';
 import { checkTopicSpec, plainRecordSize, withTimeout } from '../util.ts';
-import { Backoff, type ReconnectOptions } from './backoff.ts';
+import { Backoff, type ReconnectOptions } from '../backoff.ts';
 import { withChannel } from './channels.ts';
 import { RabbitConsumer } from './consumer.ts';
 import { Management } from './management.ts';
