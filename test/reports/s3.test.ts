@@ -55,6 +55,9 @@ s3test('a closed window lands in S3 under date-named keys; re-runs and a crash b
   }), { transport, contracts, env: { ...env, APP_ID: appId }, logger: (line) => t.log(line) });
 
   let running: RunningProcessor = await start('reports-run-1');
+  // A failed assertion must not leave the processor's timers holding the worker open.
+  let closed = false;
+  t.teardown(async () => { if (!closed) await running.close().catch(() => undefined); });
   const producer = transport.producer();
   await producer.connect();
   t.teardown(() => producer.disconnect());
@@ -118,6 +121,7 @@ s3test('a closed window lands in S3 under date-named keys; re-runs and a crash b
   t.deepEqual(second.map((o) => o.etag), etags, 'same content after the crash');
   t.deepEqual(parseCsvRecords(await getText('reports/2026-12-01/orders.csv')).map((r) => r.orderId), known.map((o) => o.orderId));
   await running.close();
+  closed = true;
 
   // A re-run (the rebuild of npm run report) reads the topics from the beginning: the same objects.
   const rebuilt = await rebuildWindows({
