@@ -229,7 +229,7 @@ export function describeScenario(s: Scenario): string {
 }
 
 /** mulberry32 seeded by the seed's hash: the same sequence on every machine. */
-function prng(seed: string): () => number {
+export function prng(seed: string): () => number {
   let a = createHash('sha256').update(seed).digest().readUInt32BE(0);
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -14,7 +14,6 @@
  * commit), `effectively_once` on the rabbit-like one (no transactions: outputs + changelog,
  * checkpoint, offsets as three writes, each a crash point).
  */
-import { createHash } from 'node:crypto';
 import { startProcessor, registryContracts, type Env, type ProcessorSpec, type RunningProcessor } from '../../processors/common/index.ts';
 import { deliverySpec } from '../../processors/delivery/index.ts';
 import { orderSpec } from '../../processors/order/index.ts';
@@ -26,7 +25,7 @@ import {
   completedMismatches, deadLetterMismatches, duplicateEffects, gatewayMismatches, levelMismatches, outcomeMismatches, reasonMismatches, sequenceProblems,
 } from '../saga/checks.ts';
 import { SagaClient } from '../saga/client.ts';
-import { TERMINAL, buildScenario, expectedOutcome, type Scenario } from '../saga/scenario.ts';
+import { TERMINAL, buildScenario, expectedOutcome, prng, type Scenario } from '../saga/scenario.ts';
 import { AbandonedError, CrashingTransport, type CrashPhase, type Step } from './crashing-transport.ts';
 
 export type Guarantee = 'exactly_once' | 'effectively_once';
@@ -65,17 +64,7 @@ export interface RunResult {
   readonly ms: number;
 }
 
-/** mulberry32 seeded by the seed's hash: the same sequence on every machine. */
-export function prng(seed: string): () => number {
-  let a = createHash('sha256').update(seed).digest().readUInt32BE(0);
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+export { prng };
 
 /** A command line that reproduces one run. */
 export function reproduce(o: RunOptions): string {
