@@ -2,7 +2,7 @@
  * The contracts against the real schema registry of the services harness (Apicurio 3.0.9,
  * Confluent-compatible API): registration of every contract, evolution, the gate refusing
  * breaking changes (function and CLI), unknown ids. Subjects live under a per-run prefix and
- * are deleted (soft, then permanent) afterwards, so the file can run again and again.
+ * are soft-deleted afterwards (see test/services/subjects.ts for why not permanently), so the file can run again and again.
  */
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Compatibility, RestError, SchemaRegistryClient } from '@confluentinc/schemaregistry';
 import { endpoints } from '../scripts/endpoints.ts';
+import { retireSubjects } from '../test/services/subjects.ts';
 import { contracts, registerSubject, checkSubject, listSubjects, formatCheck } from './contracts.ts';
 import { avroSerde, avroValueSerde } from './serde.ts';
 import { DeserializationError, SchemaRegistryError } from './errors.ts';
@@ -191,12 +192,9 @@ test.serial('a payload naming a schema id the registry does not have is unknown-
   t.false(err?.retriable);
 });
 
-test.after.always('delete every subject this run created (soft, then permanent)', async (t) => {
+test.after.always('delete every subject this run created (soft: see test/services/subjects.ts)', async (t) => {
   const admin = fresh();
   const mine = (await admin.getAllSubjects()).filter((s) => s.startsWith(prefix));
-  for (const s of mine) {
-    await admin.deleteSubject(s, false);
-    await admin.deleteSubject(s, true);
-  }
+  await retireSubjects(admin, mine);
   t.deepEqual((await fresh().getAllSubjects()).filter((s) => s.startsWith(prefix)), []);
 });

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { AvroSerializer, SchemaRegistryClient, SerdeType, SubjectNameStrategyType } from '@confluentinc/schemaregistry';
 import { createTransport, type ConsumedRecord, type TransportConfig } from '../transports/index.ts';
 import { endpoints } from '../scripts/endpoints.ts';
+import { retireSubjects } from '../test/services/subjects.ts';
 import { avroValueSerde, readWireHeader } from './serde.ts';
 import { sampleValue } from './samples.ts';
 import { keyOf, schemaText, topicNames, TOPICS, type TopicName } from './topics.ts';
@@ -103,8 +104,5 @@ async function roundTrip(t: ExecutionContext, config: TransportConfig): Promise<
 
 test.after.always('delete the subjects this run registered', async () => {
   const mine = (await client.getAllSubjects()).filter((s) => s.startsWith(prefix));
-  for (const s of mine) {
-    await client.deleteSubject(s, false);
-    await client.deleteSubject(s, true);
-  }
+  await retireSubjects(client, mine);
 });

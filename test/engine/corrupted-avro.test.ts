@@ -9,6 +9,7 @@ import { DeadLetterHeaders, Serdes, StreamsApp, StreamsBuilder } from '../../pro
 import { avroValueSerde, remoteRegistry, sampleValue } from '../../schemas/index.ts';
 import { KafkaTransport, RabbitTransport, type ConsumedRecord, type Transport } from '../../transports/index.ts';
 import { endpoints } from '../../scripts/endpoints.ts';
+import { retireSubjects } from '../services/subjects.ts';
 import { waitUntil } from '../conformance/suite.ts';
 
 const e = endpoints();
@@ -39,10 +40,7 @@ for (const [name, make] of targets) {
       await app.close().catch(() => undefined);
       await admin.deleteGroups([appId, `${appId}-reader`]).catch(() => undefined);
       await admin.deleteTopics([input, output, ...app.internalTopicNames()]).catch(() => undefined);
-      for (const subject of [`${input}-value`, `${output}-value`]) {
-        await client.deleteSubject(subject, false).catch(() => undefined);
-        await client.deleteSubject(subject, true).catch(() => undefined);
-      }
+      await retireSubjects(client, [`${input}-value`, `${output}-value`]).catch(() => undefined);
       await transport.close();
     });
     await app.start();

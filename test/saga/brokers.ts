@@ -8,6 +8,7 @@ import type { Client } from '@confluentinc/schemaregistry';
 import { endpoints } from '../../scripts/endpoints.ts';
 import { KafkaTransport, RabbitTransport, type Transport } from '../../transports/index.ts';
 import { Management } from '../../transports/rabbit/management.ts';
+import { retireSubjects } from '../services/subjects.ts';
 
 export interface BrokerTarget {
   readonly name: 'kafka' | 'rabbit';
@@ -68,10 +69,7 @@ export async function sweep(target: BrokerTarget, transport: Transport, registry
   if (found.topics.length > 0) await admin.deleteTopics(found.topics).catch(note(`deleting topics ${found.topics.join(', ')}`));
   try {
     const subjects = (await registry.getAllSubjects()).filter((s) => s.startsWith(prefix));
-    for (const s of subjects) {
-      await registry.deleteSubject(s, false);
-      await registry.deleteSubject(s, true);
-    }
+    await retireSubjects(registry, subjects);
   } catch (e) {
     note('deleting registry subjects')(e);
   }
