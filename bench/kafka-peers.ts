@@ -24,6 +24,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel, type Admin, type Message } from 'kafkajs';
 import { endpoints } from '../scripts/endpoints.ts';
+import { esc, renderPng } from './chart.ts';
 import { median } from './support.ts';
 
 // ---- public shapes of the results file -------------------------------------------------------
@@ -347,7 +348,6 @@ function chartSvg(cells: readonly Cell[], systems: readonly System[], rows: read
   const plotW = width - left - 290;
   const max = Math.max(...cells.map((c) => c.recordsPerSec));
   const height = 70 + rows.length * groupH + 40;
-  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
   let y = 60;
   const parts: string[] = [`<text x="20" y="30" font-size="18" font-weight="bold">${esc(title)}</text>`,
     `<text x="20" y="50" font-size="12" fill="#555">records/s start to end (median), CPU s of the app process and steady records/s in brackets; broker limit: produce ${fmt(limit.produce.recordsPerSec)}/s, consume ${fmt(limit.consume.recordsPerSec)}/s</text>`];
@@ -366,18 +366,6 @@ function chartSvg(cells: readonly Cell[], systems: readonly System[], rows: read
     y += 6;
   }
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>${parts.join('')}</svg>`;
-}
-
-async function renderPng(svg: string, path: string): Promise<void> {
-  const { launchChromium } = await import('../test/web/browser.ts');
-  const browser = await launchChromium();
-  try {
-    const page = await browser.newPage();
-    await page.setContent(`<html><body style="margin:0">${svg}</body></html>`);
-    await page.locator('svg').screenshot({ path });
-  } finally {
-    await browser.close();
-  }
 }
 
 async function main(): Promise<void> {

@@ -23,18 +23,17 @@ import { randomUUID } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { endpoints } from '../scripts/endpoints.ts';
 import { StreamsApp, StreamsBuilder, type KeyValueStore, type ProcessingGuarantee } from '../processors/engine/index.ts';
-import { isMarker } from '../processors/engine/runtime/read-to-end.ts';
 import { registryContracts, type Contracts } from '../processors/common/index.ts';
 import { startEmbeddedProcessors } from '../processors/embedded.ts';
 import { USERS_STORE } from '../processors/order/index.ts';
 import { STOCK_LEVELS_STORE, type StoredLevel } from '../processors/stock/index.ts';
 import {
   embeddedRegistry, remoteRegistry, sampleValue, type OrderCommand, type OrderPlaced, type OrderStatus, type OrderStatusChanged,
-  type Registry, type TopicName, type TopicValue, type User,
+  type Registry, type User,
 } from '../schemas/index.ts';
-import { MemoryTransport, type Consumer, type Producer, type Transport } from '../transports/index.ts';
+import { MemoryTransport, type Consumer, type Transport } from '../transports/index.ts';
 import { kafkaTarget, rabbitTarget, sweep, type BrokerTarget } from '../test/saga/brokers.ts';
-import { median, percentile, waitFor } from './support.ts';
+import { median, percentile, reader, send, waitFor } from './support.ts';
 
 const ORDERS = Number(process.argv[2] ?? 500);
 const ROUNDS = Number(process.argv[3] ?? 3);
@@ -102,22 +101,6 @@ async function close(run: Run): Promise<void> {
     for (const l of left) console.error(`clean-up of ${run.prefix}: ${l}`);
   }
   await run.transport.close();
-}
-
-async function send<T extends TopicName>(run: Run, producer: Producer, topic: T, values: readonly { key: string; value: TopicValue<T> }[]): Promise<void> {
-  const name = run.contracts.topic(topic);
-  const serde = run.contracts.produced(topic).valueSerde!;
-  await producer.send(await Promise.all(values.map(async (v) => ({ topic: name, key: Buffer.from(v.key), value: await serde.serialize(name, v.value) }))));
-}
-
-/** A reader of `topics` from the beginning, skipping the engine's end-of-stream markers (RabbitMQ). */
-async function reader(run: Run, topics: string[], onRecord: (topic: string, key: string, value: Buffer) => Promise<void>): Promise<Consumer> {
-  const consumer = run.transport.consumer({ groupId: `${run.prefix}bench-reader`, topics, autoOffsetReset: 'earliest' });
-  await consumer.connect();
-  await consumer.run(async (batch) => {
-    for (const r of batch.records) if (!isMarker(r) && r.value) await onRecord(batch.topic, r.key?.toString() ?? '', r.value);
-  });
-  return consumer;
 }
 
 /**

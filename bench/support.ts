@@ -1,4 +1,16 @@
-/** Helpers every benchmark shares: the statistics they print and the wait for an outcome. */
+/** Helpers every benchmark shares: the statistics they print, the wait for an outcome, and the saga's topics. */
+import type { Contracts } from '../processors/common/index.ts';
+import { isMarker } from '../processors/engine/runtime/read-to-end.ts';
+import type { TopicName, TopicValue } from '../schemas/index.ts';
+import type { Consumer, Producer, Transport } from '../transports/index.ts';
+
+/** What a saga bench talks to: a transport, the contract topics' names and serdes, and the run's prefix. */
+export interface SagaWiring {
+  readonly transport: Transport;
+  readonly contracts: Contracts;
+  /** Run-unique: topics, groups and subjects start with it (a sweep by prefix finds them). */
+  readonly prefix: string;
+}
 
 /** The middle value (upper middle for an even count); rounds and samples are summarised by it. */
 export const median = (xs: readonly number[]): number => percentile(xs, 0.5);
@@ -17,4 +29,21 @@ export async function waitFor(condition: () => boolean, what: () => string, time
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** Sends values to a contract topic with its registry serde, one send. */
+export async function send<T extends TopicName>(run: SagaWiring, producer: Producer, topic: T, values: readonly { key: string; value: TopicValue<T> }[]): Promise<void> {
+  const name = run.contracts.topic(topic);
+  const serde = run.contracts.produced(topic).valueSerde!;
+  await producer.send(await Promise.all(values.map(async (v) => ({ topic: name, key: Buffer.from(v.key), value: await serde.serialize(name, v.value) }))));
+}
+
+/** A reader of `topics` from the beginning, skipping the engine's end-of-stream markers (RabbitMQ). */
+export async function reader(run: SagaWiring, topics: string[], onRecord: (topic: string, key: string, value: Buffer) => Promise<void>): Promise<Consumer> {
+  const consumer = run.transport.consumer({ groupId: `${run.prefix}bench-reader`, topics, autoOffsetReset: 'earliest' });
+  await consumer.connect();
+  await consumer.run(async (batch) => {
+    for (const r of batch.records) if (!isMarker(r) && r.value) await onRecord(batch.topic, r.key?.toString() ?? '', r.value);
+  });
+  return consumer;
 }

@@ -18,6 +18,8 @@ import type { Scenario } from './scenario.ts';
 
 export type ProcessorName = 'stock' | 'delivery' | 'payment' | 'order';
 export const PROCESSORS: readonly ProcessorName[] = ['stock', 'delivery', 'payment', 'order'];
+/** One process of a processor: its first instance is named like the processor, further ones `order-2`, …. */
+export type InstanceName = ProcessorName | `${ProcessorName}-${number}`;
 
 export interface ClusterOptions {
   /** Broker connection and TRANSPORT for the children. */
@@ -35,6 +37,11 @@ export interface ClusterOptions {
   /** PG_LATENCY_MS of the gateway simulator ("min,max"). */
   readonly pgLatencyMs: string;
   readonly readyTimeoutMs: number;
+  /**
+   * What runs a processor: default `processors/<name>/main.ts` and no extra environment. The soak
+   * bench runs an instrumented entry that also reports memory and restores, on a port per processor.
+   */
+  readonly processorEntry?: (name: ProcessorName) => { readonly script: string; readonly env?: Readonly<Record<string, string>> };
 }
 
 export interface Cluster {
@@ -44,9 +51,13 @@ export interface Cluster {
   /** Set once a child exits on its own (not by `kill`): the run cannot finish. */
   problem(): string | undefined;
   /** SIGKILL, as a crash; resolves once the process has exited. */
-  kill(name: ProcessorName): Promise<void>;
+  kill(name: InstanceName): Promise<void>;
   /** Starts a killed processor again with the same environment; resolves once it printed "ready". */
-  restart(name: ProcessorName): Promise<void>;
+  restart(name: InstanceName): Promise<void>;
+  /** SIGSTOP: the process stays, frozen (a zombie once its session or lock has expired). */
+  freeze(name: InstanceName): void;
+  /** SIGCONT of a frozen process. */
+  thaw(name: InstanceName): void;
   gatewayStats(): Promise<GatewayStats>;
   /** The last lines of every process's log. */
   logTails(lines?: number): string;
@@ -115,7 +126,19 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     return c;
   };
 
-  const kill = async (name: ProcessorName): Promise<void> => {
+  const running = (name: InstanceName, what: string): Child => {
+    const c = children.get(name);
+    if (!c) throw new Error(`${what} ${name}: no such process`);
+    if (c.child.exitCode !== null || c.child.signalCode !== null) throw new Error(`${what} ${name}: it has exited (code ${c.child.exitCode}, signal ${c.child.signalCode})`);
+    return c;
+  };
+  const signal = (name: InstanceName, sig: 'SIGSTOP' | 'SIGCONT'): void => {
+    const c = running(name, sig);
+    c.log.write(`\n[saga] ${new Date().toISOString()} ${sig} ${name} (pid ${c.child.pid}) on purpose\n`);
+    c.child.kill(sig);
+  };
+
+  const kill = async (name: InstanceName): Promise<void> => {
     const c = children.get(name);
     if (!c) throw new Error(`kill ${name}: no such process`);
     if (c.child.exitCode !== null || c.child.signalCode !== null) throw new Error(`kill ${name}: it has already exited (code ${c.child.exitCode}, signal ${c.child.signalCode})`);
@@ -125,7 +148,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     await c.exited;
   };
 
-  const restart = async (name: ProcessorName): Promise<void> => {
+  const restart = async (name: InstanceName): Promise<void> => {
     const c = children.get(name);
     const how = launched.get(name);
     if (!c || !how) throw new Error(`restart ${name}: never started`);
@@ -165,7 +188,8 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     // KafkaJS's wait for the new topics' leaders give up (UNKNOWN_TOPIC_OR_PARTITION) and a
     // processor exit at start-up.
     for (const name of PROCESSORS) {
-      await launch(name, `processors/${name}/main.ts`, {
+      const entry = o.processorEntry?.(name) ?? { script: `processors/${name}/main.ts` };
+      await launch(name, entry.script, {
         ...o.brokerEnv,
         SCHEMA_REGISTRY_URL: o.schemaRegistryUrl,
         GUARANTEE: 'exactly_once',
@@ -174,6 +198,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
         INSTANCE_ID: '1',
         STATE_DIR: join(o.stateRoot, name),
         ...extra[name],
+        ...entry.env,
       }).ready;
     }
     return {
@@ -182,6 +207,8 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       problem: () => problem,
       kill,
       restart,
+      freeze: (name) => signal(name, 'SIGSTOP'),
+      thaw: (name) => signal(name, 'SIGCONT'),
       gatewayStats: () => gatewayStats(pgUrl),
       logTails: (lines = 40) => [...children.values()].map((c) => `--- ${c.name} (${c.logPath}) ---\n${tail(c.logPath, lines)}`).join('\n'),
       stop,
@@ -205,6 +232,8 @@ async function gatewayStats(pgUrl: string): Promise<GatewayStats> {
 
 async function terminate(c: Child, graceMs: number): Promise<void> {
   if (c.child.exitCode !== null || c.child.signalCode !== null) return;
+  // A process a test froze (SIGSTOP) would not see the SIGTERM.
+  c.child.kill('SIGCONT');
   c.child.kill('SIGTERM');
   let timer: NodeJS.Timeout | undefined;
   const killed = new Promise<void>((resolve) => {
