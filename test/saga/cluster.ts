@@ -42,6 +42,10 @@ export interface ClusterOptions {
    * bench runs an instrumented entry that also reports memory and restores, on a port per processor.
    */
   readonly processorEntry?: (name: ProcessorName) => { readonly script: string; readonly env?: Readonly<Record<string, string>> };
+  /** Extra environment of every processor (e.g. TASK_TIMEOUT_MS, a RABBIT_URL with a short heartbeat). */
+  readonly processorEnv?: Readonly<Record<string, string>>;
+  /** Instances per processor (default 1): instance n is `<name>-n` with INSTANCE_ID n, in the same group. */
+  readonly instances?: Partial<Record<ProcessorName, number>>;
 }
 
 export interface Cluster {
@@ -189,17 +193,21 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     // processor exit at start-up.
     for (const name of PROCESSORS) {
       const entry = o.processorEntry?.(name) ?? { script: `processors/${name}/main.ts` };
-      await launch(name, entry.script, {
-        ...o.brokerEnv,
-        SCHEMA_REGISTRY_URL: o.schemaRegistryUrl,
-        GUARANTEE: 'exactly_once',
-        TOPIC_PREFIX: o.topicPrefix,
-        APP_ID: appIds[name],
-        INSTANCE_ID: '1',
-        STATE_DIR: join(o.stateRoot, name),
-        ...extra[name],
-        ...entry.env,
-      }).ready;
+      for (let n = 1; n <= (o.instances?.[name] ?? 1); n++) {
+        const instance: InstanceName = n === 1 ? name : `${name}-${n}`;
+        await launch(instance, entry.script, {
+          ...o.brokerEnv,
+          SCHEMA_REGISTRY_URL: o.schemaRegistryUrl,
+          GUARANTEE: 'exactly_once',
+          TOPIC_PREFIX: o.topicPrefix,
+          APP_ID: appIds[name],
+          INSTANCE_ID: String(n),
+          STATE_DIR: join(o.stateRoot, instance),
+          ...extra[name],
+          ...entry.env,
+          ...o.processorEnv,
+        }).ready;
+      }
     }
     return {
       appIds,
