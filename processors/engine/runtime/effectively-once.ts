@@ -6,7 +6,7 @@
  * carries its origin (task, source partition, offset, sequence) so a reader — the engine's own
  * downstream tasks do it — drops a re-sent copy after a crash.
  */
-import type { ConsumedRecord, Headers } from '../../../transports/index.ts';
+import type { ConsumedRecord, Headers, ProducerRecord } from '../../../transports/index.ts';
 
 export const ORIGIN_HEADER = 'orderstream.origin';
 export const UNIT_HEADER = 'orderstream.unit';
@@ -72,4 +72,10 @@ export class Deduplicator {
   snapshot(): Record<string, [number, number]> {
     return Object.fromEntries(this.seen);
   }
+}
+
+/** A task's checkpoint as a record of the checkpoint topic (keyed by task, one partition). */
+export function checkpointRecord(topic: string, task: string, unit: string, consumed: ReadonlyMap<string, number>, dedup: Deduplicator): ProducerRecord {
+  const cp: Checkpoint = { task, unit, offsets: Object.fromEntries(consumed), seen: dedup.snapshot() };
+  return { topic, partition: 0, key: Buffer.from(task), value: Buffer.from(JSON.stringify(cp)) };
 }

@@ -13,22 +13,21 @@
  * progress, when it goes to ERROR with `TaskTimeoutFailure`.
  */
 import { randomUUID } from 'node:crypto';
-import {
-  partitionForKey, type ConsumedRecord, type Consumer, type Producer, type ProducerRecord, type RecordBatch, type TopicPartition,
-} from '../../../transports/index.ts';
-import { sleep, withTimeout } from '../../../transports/util.ts';
-import {
-  CommitFailure, RecordTooLargeFailure, StreamsError, TaskTimeoutFailure, TopologyError, UnsupportedGuaranteeError, errorMessage, isRetriable,
-} from '../errors.ts';
+import type { ConsumedRecord, Consumer, Producer, ProducerRecord, RecordBatch, TopicDescription, TopicPartition } from '../../../transports/index.ts';
+import { sleep, tpKey, withTimeout } from '../../../transports/util.ts';
+import { CommitFailure, StreamsError, TaskTimeoutFailure, errorMessage, isRetriable } from '../errors.ts';
 import type { StateStore } from '../stores/store.ts';
 import { changelogName, resolveTopic, type SourceNode, type Subtopology, type Topology } from '../topology.ts';
+import { StoreChangelogReader, type TaskCheckpoints } from './changelog-reader.ts';
+import { commitProtocol, type CommitProtocol } from './commit-protocol.ts';
 import { resolveConfig, type ResolvedConfig, type StreamsConfig } from './config.ts';
-import { Deduplicator, ORIGIN_HEADER, UNIT_HEADER, encodeOrigin, type Checkpoint } from './effectively-once.ts';
-import { oversizedDeadLetter } from './error-handling.ts';
+import { Deduplicator, checkpointRecord } from './effectively-once.ts';
 import { GlobalStores } from './global-stores.ts';
 import { Metrics } from './metrics.ts';
 import { isMarker, readToEnd } from './read-to-end.ts';
-import { StreamTask, type InputRecord, type OutputRecord, type TaskHost } from './task.ts';
+import { RecordCollector } from './record-collector.ts';
+import { StreamTask, type InputRecord, type TaskHost } from './task.ts';
+import { changelogTopics, planTopics, routeTopics, type TopicRouting } from './topic-plan.ts';
 
 export type StreamsState = 'CREATED' | 'STARTING' | 'RUNNING' | 'ERROR' | 'CLOSED';
 
@@ -39,27 +38,18 @@ interface TaskEntry {
   readonly skipBelow: Map<string, number>;
 }
 
-interface Pending {
-  readonly record: OutputRecord;
-  readonly taskId: string;
-}
-
 export class StreamsApp {
-  state: StreamsState = 'CREATED';
+  #state: StreamsState = 'CREATED';
   readonly config: ResolvedConfig;
   readonly metrics = new Metrics();
-  private readonly subtopologies: Subtopology[];
+  private readonly routing: TopicRouting;
   private readonly tasks = new Map<string, TaskEntry>();
-  private readonly subOfTopic = new Map<string, Subtopology>();
-  private readonly sourceOfTopic = new Map<string, SourceNode>();
+  /** Partition count per topic, from the plan (the collector partitions outputs by it). */
   private readonly partitions = new Map<string, number>();
-  private readonly taskCount = new Map<number, number>();
-  private pending: Pending[] = [];
   private readonly committedPositions = new Map<string, number>();
-  private changelog: ProducerRecord[] = [];
-  /** The transport's largest record per topic (`Producer.maxRecordBytes`), read once. */
-  private readonly recordLimits = new Map<string, number>();
-  private deadLetters: Promise<void> | undefined;
+  private readonly collector: RecordCollector;
+  private readonly changelogReader: StoreChangelogReader;
+  private readonly protocol: CommitProtocol;
   private lane: Promise<void> = Promise.resolve();
   private producer: Producer | undefined;
   private plainProducer: Producer | undefined;
@@ -71,7 +61,6 @@ export class StreamsApp {
   private lastCommit = Date.now();
   private commitRequested = false;
   private readonly incarnation = randomUUID().slice(0, 8);
-  private unitSeq = 0;
   private failure: Error | undefined;
   /** Bumped when the consumer is replaced: batches and callbacks of an older one do nothing. */
   private generation = 0;
@@ -86,7 +75,20 @@ export class StreamsApp {
   constructor(readonly topology: Topology, config: StreamsConfig) {
     this.config = resolveConfig(config);
     topology.validate();
-    this.subtopologies = topology.subtopologies();
+    this.routing = routeTopics(topology, this.config.applicationId);
+    const { transport, guarantee, applicationId } = this.config;
+    const producer = () => this.producer!;
+    this.collector = new RecordCollector({
+      transport, producer, partitions: this.partitions, errors: this.config.errors, effectivelyOnce: this.effectivelyOnce,
+      metrics: this.metrics, logger: this.config.logger,
+    });
+    this.changelogReader = new StoreChangelogReader({
+      topology, applicationId, transport, producer: () => this.plainProducer!, checkpointTopic: this.checkpointTopic(),
+      effectivelyOnce: this.effectivelyOnce, metrics: this.metrics,
+    });
+    this.protocol = commitProtocol(guarantee, transport.capabilities, {
+      groupId: applicationId, producer, consumer: () => this.consumer!, incarnation: this.incarnation,
+    });
     let resolve!: () => void;
     let reject!: (e: Error) => void;
     const promise = new Promise<void>((res, rej) => { resolve = res; reject = rej; });
@@ -94,6 +96,11 @@ export class StreamsApp {
     this.done = { promise, resolve, reject };
     this.metrics.recordsOutFrom(() => new Map([...this.tasks].map(([id, e]) => [id, e.task.recordsOut])));
     this.metrics.stateFrom(() => this.state);
+  }
+
+  /** CREATED → STARTING → RUNNING → CLOSED, or ERROR once a failure stopped it (Kafka Streams' `state()`). */
+  get state(): StreamsState {
+    return this.#state;
   }
 
   /** exactly_once without transactions: dedup on source positions, checkpoints with the state. */
@@ -107,19 +114,19 @@ export class StreamsApp {
 
   async start(): Promise<void> {
     if (this.state !== 'CREATED') throw new StreamsError(`cannot start an application in state ${this.state}`);
-    this.state = 'STARTING';
+    this.#state = 'STARTING';
     try {
       await this.planTopics();
       await this.connectProducers();
       // Changelog entries are checked as the store writes them, synchronously: their limits first.
-      for (const t of this.changelogTopics()) await this.recordLimit(t);
+      await this.collector.loadLimits(changelogTopics(this.topology, this.routing, this.config.applicationId));
       await this.startGlobals();
       await this.startConsumer();
       if (this.failure) throw this.failure;
       this.timer = setInterval(() => { void this.inLane(() => this.tick()).catch(() => undefined); }, this.config.tickMs);
-      this.state = 'RUNNING';
+      this.#state = 'RUNNING';
     } catch (e) {
-      this.state = 'ERROR';
+      this.#state = 'ERROR';
       await this.teardown();
       throw e;
     }
@@ -130,7 +137,7 @@ export class StreamsApp {
     if (this.state === 'CLOSED') return;
     clearInterval(this.timer);
     if (this.state === 'RUNNING') await this.inLane(() => this.commit()).catch((e: unknown) => this.config.logger(`final commit failed: ${errorMessage(e)}`));
-    this.state = 'CLOSED';
+    this.#state = 'CLOSED';
     await this.teardown();
     this.done.resolve();
   }
@@ -200,7 +207,7 @@ export class StreamsApp {
     const current = () => generation === this.generation;
     const consumer = this.config.transport.consumer({
       groupId: this.config.applicationId,
-      topics: [...this.subOfTopic.keys()],
+      topics: [...this.routing.subOfTopic.keys()],
       autoOffsetReset: 'earliest',
       maxBatchSize: 1000,
       onAssign: (tps) => this.inLane(() => (current() ? this.assign(tps) : undefined)).catch(() => undefined),
@@ -216,84 +223,20 @@ export class StreamsApp {
     return resolveTopic(this.topology, this.config.applicationId, topic);
   }
 
+  /** Describes the topics the application needs, plans every count, creates its internal topics. */
   private async planTopics(): Promise<void> {
-    const { transport, guarantee } = this.config;
+    const { transport, applicationId, defaultPartitions } = this.config;
     const admin = transport.admin();
-    if (guarantee === 'exactly_once' && !transport.capabilities.transactions && transport.name !== 'rabbit') {
-      throw new UnsupportedGuaranteeError(`${transport.name} gives neither transactions nor effectively-once; use at_least_once`);
-    }
-    const internal = new Set([...this.topology.internalTopics.keys()].map((t) => this.resolve(t)));
-    const external = new Set<string>();
-    for (const sub of this.subtopologies) {
-      for (const t of sub.sourceTopics) {
-        const r = this.resolve(t);
-        this.subOfTopic.set(r, sub);
-        if (!internal.has(r)) external.add(r);
-      }
-      for (const t of sub.sinkTopics) if (!internal.has(this.resolve(t))) external.add(this.resolve(t));
-      for (const name of sub.nodes) {
-        const node = this.topology.nodes.get(name)!;
-        if (node.kind === 'source') for (const t of node.topics) this.sourceOfTopic.set(this.resolve(t), node);
-      }
-    }
-    for (const g of this.topology.globalStores.values()) for (const t of g.source.topics) external.add(t);
-    const missing: string[] = [];
-    for (const t of external) {
-      const d = await admin.describeTopic(t);
-      if (!d) { missing.push(t); continue; }
-      this.partitions.set(t, d.partitions);
-      if (this.effectivelyOnce && this.subOfTopic.has(t) && d.kind !== 'replayable') {
-        throw new UnsupportedGuaranteeError(
-          `exactly_once on ${transport.name} needs replayable input topics (RabbitMQ streams) to skip what a crash already applied; ${t} is a work topic — create it with kind "replayable" or use at_least_once`);
-      }
-    }
-    if (missing.length > 0) throw new TopologyError(`topics missing: ${missing.join(', ')}; create them before starting ${this.config.applicationId}`);
-    // Repartition topics: a topic joined with others takes their count (a foreign-key join's
-    // subscription topic is co-partitioned with the foreign table); otherwise the count of the
-    // sub-topology that writes it. Repeated until nothing changes, since they feed each other.
-    const repartition = [...this.topology.internalTopics.values()].filter((t) => t.purpose === 'repartition');
-    for (const t of repartition) if (t.partitions !== undefined) this.partitions.set(this.resolve(t.name), t.partitions);
-    for (let changed = true; changed;) {
-      changed = false;
-      for (const group of this.topology.copartitionGroups) {
-        const known = group.map((t) => this.partitions.get(this.resolve(t))).find((n) => n !== undefined);
-        if (known === undefined) continue;
-        for (const t of group) {
-          if (this.topology.internalTopics.has(t) && !this.partitions.has(this.resolve(t))) { this.partitions.set(this.resolve(t), known); changed = true; }
-        }
-      }
-      for (const t of repartition) {
-        const name = this.resolve(t.name);
-        if (this.partitions.has(name)) continue;
-        const writer = this.subtopologies.find((s) => s.sinkTopics.includes(t.name));
-        const counts = (writer?.sourceTopics ?? []).map((s) => this.partitions.get(this.resolve(s))).filter((n): n is number => n !== undefined);
-        if (counts.length > 0) { this.partitions.set(name, Math.max(...counts)); changed = true; }
-      }
-    }
-    for (const t of repartition) {
-      if (!this.partitions.has(this.resolve(t.name))) this.partitions.set(this.resolve(t.name), this.config.defaultPartitions);
-    }
-    for (const sub of this.subtopologies) {
-      this.taskCount.set(sub.id, Math.max(...sub.sourceTopics.map((t) => this.partitions.get(this.resolve(t))!)));
-    }
-    for (const group of this.topology.copartitionGroups) {
-      const counts = group.map((t) => `${this.resolve(t)}=${this.partitions.get(this.resolve(t))}`);
-      if (new Set(group.map((t) => this.partitions.get(this.resolve(t)))).size > 1) {
-        throw new TopologyError(`joined topics must be co-partitioned (same partition count, same key): ${counts.join(', ')}; repartition one side or recreate the topic`);
-      }
-    }
-    const specs = [];
-    for (const t of repartition) specs.push({ name: this.resolve(t.name), partitions: this.partitions.get(this.resolve(t.name))!, kind: 'replayable' as const });
-    for (const sub of this.subtopologies) {
-      for (const store of sub.stores) {
-        if (!this.topology.stores.get(store)!.logging) continue;
-        specs.push({ name: this.resolve(changelogName(store)), partitions: this.taskCount.get(sub.id)!, kind: 'replayable' as const, compacted: true });
-      }
-    }
-    if (this.usesDeadLetters()) specs.push({ name: this.config.errors.deadLetterTopic, partitions: 1, kind: 'replayable' as const });
-    if (this.config.guarantee === 'exactly_once') specs.push({ name: this.checkpointTopic(), partitions: 1, kind: 'replayable' as const });
-    await admin.createTopics(specs);
-    for (const s of specs) this.partitions.set(s.name, s.partitions);
+    const described = new Map<string, TopicDescription | undefined>();
+    for (const t of this.routing.external) described.set(t, await admin.describeTopic(t));
+    const plan = planTopics(this.topology, this.routing, described, {
+      applicationId, defaultPartitions,
+      deadLetterTopic: this.usesDeadLetters() ? this.config.errors.deadLetterTopic : undefined,
+      checkpointTopic: this.config.guarantee === 'exactly_once' ? this.checkpointTopic() : undefined,
+      replayableInputs: this.effectivelyOnce ? { transport: transport.name } : undefined,
+    });
+    await admin.createTopics([...plan.create]);
+    for (const [t, n] of plan.partitions) this.partitions.set(t, n);
   }
 
   private usesDeadLetters(): boolean {
@@ -339,7 +282,7 @@ export class StreamsApp {
   // --- rebalance ---
 
   private taskIdOf(tp: TopicPartition): string | undefined {
-    const sub = this.subOfTopic.get(tp.topic);
+    const sub = this.routing.subOfTopic.get(tp.topic);
     return sub && `${sub.id}_${tp.partition}`;
   }
 
@@ -348,15 +291,17 @@ export class StreamsApp {
     for (const tp of tps) {
       const id = this.taskIdOf(tp);
       if (!id || this.tasks.has(id)) continue;
-      fresh.set(id, { sub: this.subOfTopic.get(tp.topic)!, partition: tp.partition });
+      fresh.set(id, { sub: this.routing.subOfTopic.get(tp.topic)!, partition: tp.partition });
     }
     if (fresh.size === 0) return;
     const created = [...fresh].map(([id, { sub, partition }]) => ({ id, task: new StreamTask(this.topology, sub, partition, this.host(id, partition)) }));
     // Under exactly_once a task resumes from its checkpoint, not from the group's committed
     // offsets: KafkaJS reads those without waiting for a just-committed transaction (no
     // require_stable), so they can lag behind what the state already holds.
-    const checkpoints = this.config.guarantee === 'exactly_once' ? await this.readCheckpoints(new Set(created.map((c) => c.id))) : new Map<string, { last: Checkpoint; units: Set<string> }>();
-    await this.restore(created.map((c) => c.task), checkpoints);
+    const checkpoints = this.config.guarantee === 'exactly_once'
+      ? await this.changelogReader.readCheckpoints(new Set(created.map((c) => c.id)))
+      : new Map<string, TaskCheckpoints>();
+    await this.changelogReader.restore(created.map((c) => c.task), checkpoints);
     for (const { id, task } of created) {
       task.initialize();
       const cp = checkpoints.get(id)?.last;
@@ -374,8 +319,7 @@ export class StreamsApp {
     } catch (e) {
       // The new owner reprocesses from the last commit; under exactly_once nothing of this one is visible.
       this.config.logger(`commit on revocation failed, dropping uncommitted work: ${errorMessage(e)}`);
-      this.pending = [];
-      this.changelog = [];
+      this.collector.drop();
       for (const id of ids) this.closeTask(id);
       // The tasks kept lost their uncommitted work too: they must start again from their last commit.
       // (Dropping it silently, as before, lost their outputs; a non-retriable cause stops the application.)
@@ -392,52 +336,6 @@ export class StreamsApp {
     try { entry?.task.close(); } catch (e) { this.config.logger(`closing task ${id}: ${errorMessage(e)}`); }
   }
 
-  private async readCheckpoints(ids: Set<string>): Promise<Map<string, { last: Checkpoint; units: Set<string> }>> {
-    const out = new Map<string, { last: Checkpoint; units: Set<string> }>();
-    await readToEnd({
-      transport: this.config.transport, producer: this.plainProducer!, partitions: [{ topic: this.checkpointTopic(), partition: 0 }],
-      groupPrefix: `${this.config.applicationId}-restore`,
-      onRecord: (r) => {
-        if (!r.value) return;
-        const cp = JSON.parse(r.value.toString()) as Checkpoint;
-        if (!ids.has(cp.task)) return;
-        const entry = out.get(cp.task);
-        if (entry) { entry.last = cp; entry.units.add(cp.unit); } else out.set(cp.task, { last: cp, units: new Set([cp.unit]) });
-      },
-    });
-    return out;
-  }
-
-  private async restore(tasks: StreamTask[], checkpoints: Map<string, { units: Set<string> }>): Promise<void> {
-    const targets = new Map<string, { task: StreamTask; store: StateStore }>();
-    for (const task of tasks) {
-      for (const [name, store] of task.stores) {
-        if (!this.topology.stores.get(name)!.logging) continue;
-        store.clear();
-        targets.set(`${this.resolve(changelogName(name))}\u0000${task.partition}`, { task, store });
-      }
-    }
-    if (targets.size === 0) return;
-    const started = Date.now();
-    const restored = new Map<string, number>();
-    await readToEnd({
-      transport: this.config.transport, producer: this.plainProducer!, groupPrefix: `${this.config.applicationId}-restore`,
-      partitions: [...targets.keys()].map((k) => { const [topic, p] = k.split('\u0000'); return { topic: topic!, partition: Number(p) }; }),
-      onRecord: (r) => {
-        const target = targets.get(`${r.topic}\u0000${r.partition}`);
-        if (!target || r.key === null) return;
-        if (this.effectivelyOnce) {
-          // Entries of a commit unit whose checkpoint never landed belong to a crashed attempt.
-          const unit = r.headers[UNIT_HEADER]?.toString();
-          if (!unit || !checkpoints.get(target.task.id)?.units.has(unit)) return;
-        }
-        target.store.restore(r.key, r.value);
-        restored.set(target.task.id, (restored.get(target.task.id) ?? 0) + 1);
-      },
-    });
-    for (const task of tasks) this.metrics.restored(task.id, restored.get(task.id) ?? 0, Date.now() - started);
-  }
-
   // --- processing ---
 
   private host(taskId: string, partition: number): TaskHost {
@@ -447,12 +345,8 @@ export class StreamsApp {
       applicationId: this.config.applicationId,
       stateDir: this.config.stateDir,
       errors: this.config.errors,
-      emit: (record) => this.pending.push({ record, taskId }),
-      log: (store, key, value, timestamp) => {
-        const record = { topic: changelogTopics.get(store)!, partition, key, value, timestamp };
-        this.checkChangelogEntry(record, store, taskId);
-        this.changelog.push(record);
-      },
+      emit: (record) => this.collector.emit(record, taskId),
+      log: (store, key, value, timestamp) => this.collector.log({ topic: changelogTopics.get(store)!, partition, key, value, timestamp }, store, taskId),
       now: () => Date.now(),
       requestCommit: () => { this.commitRequested = true; },
       globalStore: (name) => this.globals?.store(name),
@@ -467,7 +361,7 @@ export class StreamsApp {
     const entry = id === undefined ? undefined : this.tasks.get(id);
     // A batch of a partition revoked meanwhile: not committed, the new owner reads it again.
     if (!entry) return;
-    const source = this.sourceOfTopic.get(batch.topic)!;
+    const source = this.routing.sourceOfTopic.get(batch.topic)!;
     const started = performance.now();
     const decoded: InputRecord[] = [];
     for (const r of batch.records) {
@@ -504,7 +398,7 @@ export class StreamsApp {
 
   private async maybeCommit(): Promise<void> {
     const due = Date.now() - this.lastCommit >= this.config.commitIntervalMs;
-    if (due || this.commitRequested || this.pending.length + this.changelog.length > 10_000) await this.commit();
+    if (due || this.commitRequested || this.collector.size > 10_000) await this.commit();
   }
 
   // --- commit ---
@@ -516,31 +410,17 @@ export class StreamsApp {
     for (const { task } of this.tasks.values()) {
       for (const [topic, offset] of task.consumed) positions.push({ topic, partition: task.partition, offset });
     }
-    const moved = positions.filter((p) => this.committedPositions.get(`${p.topic}\u0000${p.partition}`) !== p.offset);
-    if (this.pending.length === 0 && this.changelog.length === 0 && moved.length === 0) { this.progressed(); return; }
+    const moved = positions.some((p) => this.committedPositions.get(tpKey(p)) !== p.offset);
+    if (this.collector.size === 0 && !moved) { this.progressed(); return; }
     const started = performance.now();
-    const outputs = await this.withinLimits(this.pending, await this.serialize(this.pending));
-    const changelog = this.changelog;
-    this.pending = [];
-    this.changelog = [];
+    const { outputs, changelog } = await this.collector.drain();
     try {
-      if (this.transactional) {
-        await this.producer!.sendTransaction([...outputs, ...changelog, ...this.checkpoints('')], { groupId: this.config.applicationId, offsets: positions });
-      } else if (this.effectivelyOnce) {
-        const unit = `${this.incarnation}:${this.unitSeq++}`;
-        const tagged = changelog.map((r) => ({ ...r, headers: { ...r.headers, [UNIT_HEADER]: unit } }));
-        await this.producer!.send([...outputs, ...tagged]);
-        await this.producer!.send(this.checkpoints(unit));
-        await this.commitPositions(positions);
-      } else {
-        if (outputs.length + changelog.length > 0) await this.producer!.send([...outputs, ...changelog]);
-        await this.commitPositions(positions);
-      }
+      await this.protocol.commit({ outputs, changelog, positions, checkpoints: (unit) => this.checkpoints(unit) });
     } catch (e) {
       for (const id of this.tasks.keys()) this.metrics.failed(id, 'commit');
       throw new CommitFailure(`commit of ${outputs.length} outputs, ${changelog.length} changelog entries and ${positions.length} positions failed: ${errorMessage(e)}`, {}, { cause: e });
     }
-    for (const p of positions) this.committedPositions.set(`${p.topic}\u0000${p.partition}`, p.offset);
+    for (const p of positions) this.committedPositions.set(tpKey(p), p.offset);
     for (const id of this.tasks.keys()) this.metrics.committed(id, performance.now() - started);
     this.progressed();
   }
@@ -554,100 +434,7 @@ export class StreamsApp {
   }
 
   private checkpoints(unit: string): ProducerRecord[] {
-    return [...this.tasks.entries()].map(([id, e]): ProducerRecord => {
-      const cp: Checkpoint = { task: id, unit, offsets: Object.fromEntries(e.task.consumed), seen: e.dedup.snapshot() };
-      return { topic: this.checkpointTopic(), partition: 0, key: Buffer.from(id), value: Buffer.from(JSON.stringify(cp)) };
-    });
-  }
-
-  private async commitPositions(positions: { topic: string; partition: number; offset: number }[]): Promise<void> {
-    const owned = new Set(this.consumer!.assignment().map((tp) => `${tp.topic}\u0000${tp.partition}`));
-    const mine = positions.filter((p) => owned.has(`${p.topic}\u0000${p.partition}`));
-    if (mine.length > 0) await this.consumer!.commit(mine);
-  }
-
-  private async serialize(pending: readonly Pending[]): Promise<ProducerRecord[]> {
-    const out: ProducerRecord[] = [];
-    for (const { record: r, taskId } of pending) {
-      const key = r.key === null || r.key === undefined ? null : r.keySerde ? await r.keySerde.serialize(r.topic, r.key) : (r.key as Buffer);
-      const value = r.value === null || r.value === undefined ? null : r.valueSerde ? await r.valueSerde.serialize(r.topic, r.value) : (r.value as Buffer);
-      let partition: number | undefined;
-      const count = this.partitions.get(r.topic);
-      if (r.partitioner && count !== undefined) partition = r.partitioner(r.key, r.value, count);
-      else if (count !== undefined && key !== null) partition = partitionForKey(key, count);
-      const headers = this.effectivelyOnce && r.origin
-        ? { ...r.headers, [ORIGIN_HEADER]: encodeOrigin({ writer: taskId, ...r.origin }) }
-        : r.headers;
-      out.push({ topic: r.topic, key, value, headers, timestamp: r.timestamp, partition });
-    }
-    return out;
-  }
-
-  // --- record limits ---
-
-  private changelogTopics(): string[] {
-    const out: string[] = [];
-    for (const sub of this.subtopologies) {
-      for (const store of sub.stores) if (this.topology.stores.get(store)!.logging) out.push(this.resolve(changelogName(store)));
-    }
-    return out;
-  }
-
-  private async recordLimit(topic: string): Promise<number> {
-    let limit = this.recordLimits.get(topic);
-    if (limit === undefined) {
-      limit = await this.producer!.maxRecordBytes(topic);
-      this.recordLimits.set(topic, limit);
-    }
-    return limit;
-  }
-
-  /**
-   * A store write whose changelog entry the transport would refuse. The store already holds it
-   * (stores log after writing) and a skipped entry would leave the store ahead of its changelog,
-   * so that a restore loses the write silently: the task stops instead, naming store and sizes.
-   */
-  private checkChangelogEntry(record: ProducerRecord, store: string, taskId: string): void {
-    const limit = this.recordLimits.get(record.topic);
-    if (limit === undefined) return;
-    // Effectively-once adds its commit unit header at commit time.
-    const size = this.producer!.recordSize(record) + (this.effectivelyOnce ? UNIT_HEADER.length + 48 : 0);
-    if (size <= limit) return;
-    throw new RecordTooLargeFailure(
-      `changelog entry of store ${store} is ${size} bytes, over the limit of ${limit} bytes of ${record.topic}; the store cannot stay in step with its changelog, so the task stops (raise the topic's max.message.bytes or keep smaller values)`,
-      size, limit, { taskId, topic: record.topic, partition: record.partition });
-  }
-
-  /**
-   * Outputs the transport would refuse, each alone over its topic's limit, leave the commit under
-   * the `production` policy (default: to the dead-letter topic with size and limit), so that one
-   * record neither fails the commit nor stops the task.
-   */
-  private async withinLimits(pending: readonly Pending[], outputs: ProducerRecord[]): Promise<ProducerRecord[]> {
-    const limits = new Map<string, number>();
-    for (const topic of new Set(outputs.map((r) => r.topic))) limits.set(topic, await this.recordLimit(topic));
-    let out: ProducerRecord[] | undefined;
-    for (let i = 0; i < outputs.length; i++) {
-      const r = outputs[i]!;
-      const limit = limits.get(r.topic)!;
-      const size = this.producer!.recordSize(r);
-      if (size <= limit) { out?.push(r); continue; }
-      out ??= outputs.slice(0, i);
-      const { taskId, record } = pending[i]!;
-      const failure = new RecordTooLargeFailure(`output of ${size} bytes is over the limit of ${limit} bytes of topic ${r.topic}`, size, limit, {
-        taskId, topic: record.origin?.topic, partition: record.origin?.partition, offset: record.origin?.offset,
-      });
-      const policy = this.config.errors.production;
-      if (policy === 'fail') throw new CommitFailure(failure.message, failure.context, { cause: failure });
-      this.config.logger(`production failure, ${policy === 'dead-letter' ? 'sent to dead letters' : 'skipped'}: ${failure.message}`);
-      if (policy !== 'dead-letter') { this.metrics.failed(taskId, 'production'); continue; }
-      this.metrics.deadLettered(taskId, 'production');
-      const dlq = this.config.errors.deadLetterTopic;
-      await (this.deadLetters ??= this.config.transport.admin().createTopics([{ name: dlq, partitions: 1, kind: 'replayable' }])
-        .catch((e: unknown) => { this.deadLetters = undefined; throw e; }));
-      out.push(oversizedDeadLetter(dlq, failure, r, record.origin, taskId, await this.recordLimit(dlq), (d) => this.producer!.recordSize(d)));
-    }
-    return out ?? outputs;
+    return [...this.tasks].map(([id, e]) => checkpointRecord(this.checkpointTopic(), id, unit, e.task.consumed, e.dedup));
   }
 
   // --- lifecycle ---
@@ -712,8 +499,7 @@ export class StreamsApp {
     this.consumer = undefined;
     await quietly(old?.disconnect());
     await this.inLane(() => {
-      this.pending = [];
-      this.changelog = [];
+      this.collector.drop();
       this.commitRequested = false;
       this.committedPositions.clear();
       for (const id of [...this.tasks.keys()]) this.closeTask(id);
@@ -740,7 +526,7 @@ export class StreamsApp {
   private fail(error: Error): void {
     if (this.failure || this.state === 'CLOSED') return;
     this.failure = error;
-    this.state = 'ERROR';
+    this.#state = 'ERROR';
     this.config.logger(`stopped by error: ${error.message}`);
     clearInterval(this.timer);
     void this.teardown().finally(() => this.done.reject(error));
