@@ -15,6 +15,11 @@
  * Retries wait in a store until due and are taken up by a wall-clock punctuator, so a waiting
  * event never holds up other orders. The payment deadline works the same way.
  *
+ * Retention (retention.ts): a terminal order is indexed in `order-expiries` by the time its
+ * retention ends and deleted from `orders` (a tombstone on its changelog) by a wall-clock
+ * punctuator once due; a late duplicate `order-placed` of an expired order is dead-lettered.
+ * `order-retries` and `order-deadlines` need no retention: each entry is deleted when it is due.
+ *
  * The users table is global (every instance holds all users, whatever partitions it runs): an
  * OrderPlaced's buyer is looked up in it and handed to the saga, which waits for a user it does
  * not know yet and refuses orders placed by a seller.
@@ -28,6 +33,8 @@ import type { Contracts } from '../common/index.ts';
 import { derivedId } from '../common/index.ts';
 import { envelopeSerde, ORDER_INPUTS, type OrderEvent, type OrderInput, type SagaEnvelope } from './envelope.ts';
 import { decide, expire, NotYetApplicable, SAGA_OUTPUTS, type Decision, type OrderState, type SagaOutput } from './saga.ts';
+import { expiresAt, isExpired, lateDuplicate } from './retention.ts';
+import { ExpiryIndex, expiryIndexStore, retentionSettings, type RetentionOptions, type RetentionSettings } from '../common/retention.ts';
 
 export interface OrderTopologyOptions {
   /** How long an order may wait in PENDING_PAYMENT for a PAY before it is cancelled. Default 15 min. */
@@ -38,11 +45,15 @@ export interface OrderTopologyOptions {
   readonly retryBackoffMs?: number;
   /** How often due retries and deadlines are looked for. Default 100 ms. */
   readonly tickMs?: number;
+  /** How long terminal orders are kept (ORDER_RETENTION_MS); default 7 days, 0 for ever. */
+  readonly retention?: RetentionOptions;
 }
 
 export const ORDERS_STORE = 'orders';
 export const RETRIES_STORE = 'order-retries';
 export const DEADLINES_STORE = 'order-deadlines';
+/** Expiry index of terminal orders: `<due time>/<orderId>` → orderId, and the watermark (common/retention.ts). */
+export const ORDER_EXPIRIES_STORE = 'order-expiries';
 /** The global table of users-topic (latest User per id), read by the saga for each OrderPlaced. */
 export const USERS_STORE = 'order-users';
 
@@ -55,6 +66,7 @@ export function orderTopology(contracts: Contracts, options: OrderTopologyOption
     maxAttempts: options.maxAttempts ?? 5,
     retryBackoffMs: options.retryBackoffMs ?? 500,
     tickMs: options.tickMs ?? 100,
+    retention: retentionSettings(options.retention),
   };
   const builder = new StreamsBuilder();
   const envelopes = envelopeSerde(contracts);
@@ -63,7 +75,8 @@ export function orderTopology(contracts: Contracts, options: OrderTopologyOption
   builder
     .addStateStore(keyValueStore<string, OrderState>(ORDERS_STORE, { keyCodec: Serdes.string() }))
     .addStateStore(keyValueStore<string, SagaEnvelope>(RETRIES_STORE, { keyCodec: Serdes.string(), valueCodec: jsonWithBuffers<SagaEnvelope>() }))
-    .addStateStore(keyValueStore<string, string>(DEADLINES_STORE, { keyCodec: Serdes.string(), valueCodec: Serdes.string() }));
+    .addStateStore(keyValueStore<string, string>(DEADLINES_STORE, { keyCodec: Serdes.string(), valueCodec: Serdes.string() }))
+    .addStateStore(expiryIndexStore(ORDER_EXPIRIES_STORE));
 
   builder.globalTable(contracts.topic('users-topic'), contracts.consumed('users-topic'), { storeName: USERS_STORE });
 
@@ -75,7 +88,7 @@ export function orderTopology(contracts: Contracts, options: OrderTopologyOption
 
   const forwards = builder
     .stream<string, SagaEnvelope>([contracts.topic('order-processing-topic'), contracts.topic('order-retry-topic')], envelopeTopic)
-    .process(() => new OrderSaga(contracts.topic('order-retry-topic'), settings), { name: 'saga', stores: [ORDERS_STORE, RETRIES_STORE, DEADLINES_STORE, USERS_STORE] });
+    .process(() => new OrderSaga(contracts.topic('order-retry-topic'), settings), { name: 'saga', stores: [ORDERS_STORE, RETRIES_STORE, DEADLINES_STORE, ORDER_EXPIRIES_STORE, USERS_STORE] });
 
   // One branch per output topic: each record is routed once, not tested by a filter per topic.
   const envelopeOutputs = ['order-retry-topic', 'order-dead-letter-topic'] as const;
@@ -129,6 +142,7 @@ interface SagaSettings {
   readonly maxAttempts: number;
   readonly retryBackoffMs: number;
   readonly tickMs: number;
+  readonly retention: RetentionSettings;
 }
 
 class OrderSaga implements Processor<string, SagaEnvelope, string, SagaForward> {
@@ -137,6 +151,7 @@ class OrderSaga implements Processor<string, SagaEnvelope, string, SagaForward> 
   private retries!: KeyValueStore<string, SagaEnvelope>;
   private deadlines!: KeyValueStore<string, string>;
   private users!: KeyValueStore<string, User>;
+  private expiries!: ExpiryIndex;
 
   /** Wall-clock time of the last input record (or of start): a task that has had none for a while is caught up. */
   private lastInputAt = 0;
@@ -149,12 +164,14 @@ class OrderSaga implements Processor<string, SagaEnvelope, string, SagaForward> 
     this.retries = context.getStateStore(RETRIES_STORE);
     this.deadlines = context.getStateStore(DEADLINES_STORE);
     this.users = context.getStateStore(USERS_STORE);
+    this.expiries = new ExpiryIndex(context.getStateStore(ORDER_EXPIRIES_STORE));
     // A task that has just started (after a crash, a rebalance) may not have fetched its backlog yet.
     this.lastInputAt = context.currentSystemTime();
     context.schedule(this.settings.tickMs, 'wall-clock-time', (now) => {
       this.retryDue(now);
       this.expireDue(now);
     });
+    if (this.settings.retention.enabled) context.schedule(this.settings.retention.tickMs, 'wall-clock-time', (now) => this.deleteExpired(now));
   }
 
   process(record: StreamRecord<string, SagaEnvelope>): void {
@@ -172,6 +189,11 @@ class OrderSaga implements Processor<string, SagaEnvelope, string, SagaForward> 
     const now = this.context.currentSystemTime();
     const state = this.orders.get(envelope.orderId);
     let decision: Decision;
+    const late = this.settings.retention.enabled ? lateDuplicate(state, envelope.event, this.expiries.watermark()) : undefined;
+    if (late) {
+      this.deadLetter(envelope, late, now, timestamp);
+      return;
+    }
     try {
       const customer = envelope.event.topic === 'order-placed' ? this.users.get(envelope.event.value.customerId) : undefined;
       decision = decide(state, envelope.event, { now }, { customer });
@@ -187,6 +209,9 @@ class OrderSaga implements Processor<string, SagaEnvelope, string, SagaForward> 
     const { state, outputs } = decision;
     if (outputs.length === 0 && before === state) return;
     this.orders.put(state.orderId, state);
+    // Each change of a terminal order (re)starts its retention; an older index entry finds it not yet expired.
+    const expiry = this.settings.retention.enabled ? expiresAt(state, this.settings.retention.retentionMs) : undefined;
+    if (expiry !== undefined) this.expiries.add(expiry, state.orderId);
     if (state.status === 'PENDING_PAYMENT' && state.payment === null && state.awaitingPaymentSince !== null && before?.status !== 'PENDING_PAYMENT') {
       this.deadlines.put(`${timeKey(state.awaitingPaymentSince + this.settings.paymentDeadlineMs)}/${state.orderId}`, state.orderId);
     }
@@ -212,6 +237,10 @@ class OrderSaga implements Processor<string, SagaEnvelope, string, SagaForward> 
     this.context.forward({ key: envelope.orderId, value: { topic: 'order-dead-letter-topic', value }, timestamp, headers: {} });
   }
 
+  private deleteExpired(now: number): void {
+    deleteExpiredOrders(this.orders, this.expiries, this.settings.retention, now);
+  }
+
   private retryDue(now: number): void {
     for (const { key, value } of this.retries.range(undefined, `${timeKey(now)}/~`)) {
       this.retries.delete(key);
@@ -234,6 +263,20 @@ class OrderSaga implements Processor<string, SagaEnvelope, string, SagaForward> 
       const decision = state && expire(state, this.settings.paymentDeadlineMs, { now });
       if (decision) this.apply(decision, state, now);
     }
+  }
+}
+
+/**
+ * Deletes the terminal orders whose retention has passed, at most maxPerPunctuation per call
+ * (a backlog after an outage is worked off over the next punctuations).
+ */
+function deleteExpiredOrders(orders: KeyValueStore<string, OrderState>, expiries: ExpiryIndex, retention: RetentionSettings, now: number): void {
+  for (const due of expiries.due(now, retention.maxPerPunctuation)) {
+    expiries.remove(due.key);
+    const state = orders.get(due.payload);
+    if (state === undefined || !isExpired(state, retention.retentionMs, now)) continue;
+    orders.delete(state.orderId);
+    expiries.raise(state.placedAt);
   }
 }
 
