@@ -1,9 +1,11 @@
 /**
  * The delivery processor as a process. DELIVERY_FAILURE_RATE (default 0.05) and DELIVERY_SEED
- * (default 'delivery') decide which requests fail, deterministically.
+ * (default 'delivery') decide which requests fail, deterministically. ORDER_RETENTION_MS (default
+ * 7 days, 0 for ever): how long the answer of an ended order is kept (topology.ts).
  */
 import { numberFromEnv, type Env, type ProcessorSpec } from '../common/index.ts';
 import { deliveryTopology, type DeliveryOptions } from './topology.ts';
+import { retentionFromEnv } from '../common/retention.ts';
 
 export const DEFAULT_DELIVERY_FAILURE_RATE = 0.05;
 export const DEFAULT_DELIVERY_SEED = 'delivery';
@@ -17,8 +19,8 @@ export function deliveryOptionsFromEnv(env: Env): DeliveryOptions {
 
 export const deliverySpec: ProcessorSpec = {
   name: 'delivery',
-  topics: ['delivery-request-topic', 'delivery-start-topic'],
-  topology: (contracts, env) => deliveryTopology(contracts, deliveryOptionsFromEnv(env)),
+  topics: ['delivery-request-topic', 'delivery-start-topic', 'order-status-topic'],
+  topology: (contracts, env) => deliveryTopology(contracts, deliveryOptionsFromEnv(env), retentionFromEnv(env)),
 };
 
 export * from './topology.ts';
