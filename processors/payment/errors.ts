@@ -20,6 +20,17 @@ export class PaymentValidationError extends PaymentError {
   }
 }
 
+/**
+ * A request arriving after the payment state of its order was deleted by retention (its
+ * `requestedAt` is not newer than the expired ones'): a late duplicate. Not charged again — the
+ * engine dead-letters it — whatever the gateway still remembers of its idempotency key.
+ */
+export class ExpiredPaymentRequest extends PaymentError {
+  constructor(orderId: string, readonly requestedAt: number, readonly watermark: number) {
+    super(`payment request of ${requestedAt} arrived after the payments of orders up to ${watermark} expired: a late duplicate, not sent to the gateway`, orderId);
+  }
+}
+
 /** The gateway answered no, for good (4xx other than a decline): retrying cannot help. */
 export class PgRejectedError extends PaymentError {
   constructor(readonly operation: PgOperation, orderId: string, readonly status: number, readonly reason: string) {

@@ -3,14 +3,16 @@
  * charger sidecar. Env (besides processors/common/process.ts): PG_URL, PG_TIMEOUT_MS, PG_RETRIES,
  * PG_BREAKER_THRESHOLD, PG_BREAKER_COOLDOWN_MS, PAYMENT_CONCURRENCY (see sidecar.ts);
  * PAYMENT_PENDING_RESEND_MS (default 30000, 0 never): a request still PENDING this long after it
- * was sent to the charger is sent again (topology.ts).
+ * was sent to the charger is sent again (topology.ts); ORDER_RETENTION_MS (default 7 days, 0 for
+ * ever): how long the payments of an ended order are kept (topology.ts).
  */
 import { numberFromEnv, type ProcessorSpec } from '../common/index.ts';
 import { paymentSidecar } from './sidecar.ts';
 import { DEFAULT_PENDING_RESEND_MS, paymentTopology } from './topology.ts';
+import { retentionFromEnv } from '../common/retention.ts';
 
 export {
-  paymentTopology, internalTopic, paymentKey, validateRequest, PAYMENTS_STORE, RESENDS_STORE, PG_REQUESTS, PG_RESULTS, FAILURE_REASON_HEADER,
+  paymentTopology, internalTopic, paymentKey, validateRequest, PAYMENTS_STORE, RESENDS_STORE, PAYMENT_EXPIRIES_STORE, PG_REQUESTS, PG_RESULTS, FAILURE_REASON_HEADER,
   DEFAULT_PENDING_RESEND_MS, type PaymentTopologyOptions, type PaymentEntry, type PaymentKind, type PaymentRequest,
 } from './topology.ts';
 export { startCharger, settle, type ChargerOptions, ChargerError } from './charger.ts';
@@ -23,9 +25,10 @@ export * from './errors.ts';
 
 export const paymentSpec: ProcessorSpec = {
   name: 'payment',
-  topics: ['payment-request-topic', 'payment-success-topic', 'payment-refund-topic'],
+  topics: ['payment-request-topic', 'payment-success-topic', 'payment-refund-topic', 'order-status-topic'],
   topology: (contracts, env) => paymentTopology(contracts, {
     pendingResendMs: numberFromEnv(env, 'PAYMENT_PENDING_RESEND_MS', DEFAULT_PENDING_RESEND_MS),
+    retention: retentionFromEnv(env),
   }),
   sidecar: paymentSidecar,
 };

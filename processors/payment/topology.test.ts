@@ -3,7 +3,7 @@ import { DeadLetterHeaders, TopologyTestDriver, type KeyValueStore } from '../en
 import type { PaymentOutcome, PaymentRefundMessage, PaymentRequestMessage, PaymentSuccessMessage } from '../../schemas/index.ts';
 import { plainContracts } from '../common/index.ts';
 import {
-  FAILURE_REASON_HEADER, PAYMENTS_STORE, PG_REQUESTS, PG_RESULTS, RESENDS_STORE, paymentTopology, type PaymentEntry, type PaymentKind,
+  FAILURE_REASON_HEADER, PAYMENT_EXPIRIES_STORE, PAYMENTS_STORE, PG_REQUESTS, PG_RESULTS, RESENDS_STORE, paymentTopology, type PaymentEntry, type PaymentKind,
 } from './topology.ts';
 
 const ORDER = '5f0c3c1e-8d55-4d0a-9a53-0c1f6b1c2a01';
@@ -146,8 +146,10 @@ for (const [name, key, value, field] of [
 
 test('internal topics are the application\'s, co-partitioned with the requests', (t) => {
   const topology = paymentTopology(plainContracts());
-  t.deepEqual([...topology.internalTopics.keys()].sort(), [PG_REQUESTS, PG_RESULTS, `${PAYMENTS_STORE}-changelog`, `${RESENDS_STORE}-changelog`].sort());
-  t.deepEqual(topology.copartitionGroups, [[REQUESTS, PG_RESULTS]]);
+  t.deepEqual([...topology.internalTopics.keys()].sort(),
+    [PG_REQUESTS, PG_RESULTS, `${PAYMENTS_STORE}-changelog`, `${RESENDS_STORE}-changelog`, `${PAYMENT_EXPIRIES_STORE}-changelog`].sort());
+  // order-status-topic too: retention (on by default) learns there that an order ended.
+  t.deepEqual(topology.copartitionGroups, [[REQUESTS, PG_RESULTS, 'order-status-topic']]);
   t.is(topology.subtopologies().length, 1, 'requests and outcomes share the store, hence the task');
 });
 

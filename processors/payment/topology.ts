@@ -21,6 +21,17 @@
  * the same idempotency key at the gateway (`charge:<orderId>`), so it cannot charge twice: the
  * gateway replays what it decided, or the charger joins the call still in flight.
  *
+ * Retention (processors/common/retention.ts): payment learns that an order ended from the order
+ * processor's terminal status (COMPLETED, CANCELLED, REFUNDED on order-status-topic, co-partitioned
+ * with the requests) and indexes the order in `payment-expiries` for the status's time + the
+ * retention (ORDER_RETENTION_MS); when due, its DONE entries are deleted (tombstones on the
+ * `payments` changelog). A PENDING one — money possibly in flight, impossible for an ended order in
+ * the saga — is kept and looked at again a retention later. A late duplicate request after the
+ * delete would otherwise be charged again under the same idempotency key, safe only as long as
+ * the gateway remembers the key; instead a request whose `requestedAt` is at or below the
+ * watermark (the newest `requestedAt` among expired entries) is refused (`ExpiredPaymentRequest`,
+ * dead-lettered), never sent to the gateway.
+ *
  * The internal topics are declared like repartition topics, so the engine names them
  * `<appId>-pg-requests` / `<appId>-pg-results`, creates them before start and lists them among the
  * application's topics. pg-results is co-partitioned with payment-request-topic: the charger
@@ -30,9 +41,10 @@
 import {
   Serdes, Topology, keyValueStore, type Headers, type KeyValueStore, type Processor, type ProcessorContext,
 } from '../engine/index.ts';
-import type { PaymentOutcome, PaymentRefundMessage, PaymentRequestMessage, PaymentSuccessMessage } from '../../schemas/index.ts';
+import type { OrderStatusChanged, PaymentOutcome, PaymentRefundMessage, PaymentRequestMessage, PaymentSuccessMessage } from '../../schemas/index.ts';
 import type { Contracts } from '../common/index.ts';
-import { PaymentValidationError } from './errors.ts';
+import { ExpiredPaymentRequest, PaymentValidationError } from './errors.ts';
+import { ExpiryIndex, expiryIndexStore, isTerminalStatus, retentionSettings, type RetentionOptions, type RetentionSettings } from '../common/retention.ts';
 
 export type PaymentKind = 'CHARGE' | 'REFUND';
 
@@ -49,17 +61,25 @@ export type PaymentEntry =
     /** Re-sends so far. */
     readonly resends?: number;
   }
-  | { readonly state: 'DONE'; readonly outcome: PaymentOutcome; readonly reason?: string };
+  | {
+    readonly state: 'DONE'; readonly outcome: PaymentOutcome; readonly reason?: string;
+    /** The request's `requestedAt` (absent in entries written before retention): raises the watermark when the entry expires. */
+    readonly requestedAt?: number;
+  };
 
 export const PAYMENTS_STORE = 'payments';
 /** Index of PENDING entries by re-send due time: `<timeKey(due)>/<orderId>/<kind>` → `<orderId>/<kind>`. */
 export const RESENDS_STORE = 'payment-resends';
+/** Expiry index of ended orders: `<due time>/<orderId>` → orderId, and the watermark of expired `requestedAt`s. */
+export const PAYMENT_EXPIRIES_STORE = 'payment-expiries';
 
 export interface PaymentTopologyOptions {
   /** Re-send a request still PENDING this long after it was last sent (wall clock); 0 never. Default 30 s. */
   readonly pendingResendMs?: number;
   /** How often the due re-sends are looked for. Default min(1 s, pendingResendMs). */
   readonly resendTickMs?: number;
+  /** How long the entries of an ended order are kept (ORDER_RETENTION_MS); default 7 days, 0 for ever. */
+  readonly retention?: RetentionOptions;
 }
 
 export const DEFAULT_PENDING_RESEND_MS = 30_000;
@@ -82,6 +102,8 @@ const SOURCE_REQUESTS = 'payment-requests';
 const SOURCE_RESULTS = 'pg-results-source';
 const REQUESTS = 'requests';
 const OUTCOMES = 'outcomes';
+const SOURCE_STATUS = 'order-status-source';
+const ORDER_ENDED = 'order-ended';
 const SINK_PG = 'pg-requests-sink';
 const SINK_SUCCESS = 'payment-success-sink';
 const SINK_REFUND = 'payment-refund-sink';
@@ -92,17 +114,25 @@ export function paymentTopology(contracts: Contracts, options: PaymentTopologyOp
   const tickMs = options.resendTickMs ?? Math.min(1000, resendMs);
   if (resendMs > 0 && !(tickMs > 0)) throw new RangeError(`resendTickMs must be positive, not ${tickMs}`);
   const resend = { resendMs, tickMs };
+  const retention = retentionSettings(options.retention);
   const requestTopic = contracts.topic('payment-request-topic');
+  const statusTopic = contracts.topic('order-status-topic');
   const t = new Topology();
   t.addInternalTopic({ name: PG_REQUESTS, purpose: 'repartition' });
   t.addInternalTopic({ name: PG_RESULTS, purpose: 'repartition' });
-  t.copartition([requestTopic, PG_RESULTS]);
+  t.copartition(retention.enabled ? [requestTopic, PG_RESULTS, statusTopic] : [requestTopic, PG_RESULTS]);
   t.addSource(SOURCE_REQUESTS, requestTopic, contracts.consumed('payment-request-topic'));
   t.addSource(SOURCE_RESULTS, PG_RESULTS, { keySerde: Serdes.string(), valueSerde: contracts.record('PaymentOutcome') });
-  t.addProcessor(REQUESTS, () => requestProcessor(resend), SOURCE_REQUESTS);
+  t.addProcessor(REQUESTS, () => requestProcessor(resend, retention), SOURCE_REQUESTS);
   t.addProcessor(OUTCOMES, outcomeProcessor, SOURCE_RESULTS);
   t.addStateStore(keyValueStore<string, PaymentEntry>(PAYMENTS_STORE, { keyCodec: Serdes.string(), valueCodec: Serdes.json() }), REQUESTS, OUTCOMES);
   t.addStateStore(keyValueStore<string, string>(RESENDS_STORE, { keyCodec: Serdes.string(), valueCodec: Serdes.string() }), REQUESTS, OUTCOMES);
+  if (retention.enabled) {
+    t.addSource(SOURCE_STATUS, statusTopic, contracts.consumed('order-status-topic'));
+    t.addProcessor(ORDER_ENDED, () => orderEndedProcessor(retention), SOURCE_STATUS);
+    t.connectProcessorAndStateStores(ORDER_ENDED, PAYMENTS_STORE);
+    t.addStateStore(expiryIndexStore(PAYMENT_EXPIRIES_STORE), REQUESTS, ORDER_ENDED);
+  }
   t.addSink(SINK_PG, PG_REQUESTS, { keySerde: Serdes.string(), valueSerde: contracts.record('PaymentRequestMessage') }, REQUESTS);
   t.addSink(SINK_SUCCESS, contracts.topic('payment-success-topic'), contracts.produced('payment-success-topic'), REQUESTS, OUTCOMES);
   t.addSink(SINK_REFUND, contracts.topic('payment-refund-topic'), contracts.produced('payment-refund-topic'), REQUESTS, OUTCOMES);
@@ -111,10 +141,13 @@ export function paymentTopology(contracts: Contracts, options: PaymentTopologyOp
 
 type Answer = PaymentSuccessMessage | PaymentRefundMessage;
 
-function requestProcessor(resend: { readonly resendMs: number; readonly tickMs: number }): Processor<string | null, PaymentRequestMessage | null, string, PaymentRequestMessage | Answer> {
+function requestProcessor(
+  resend: { readonly resendMs: number; readonly tickMs: number }, retention: RetentionSettings,
+): Processor<string | null, PaymentRequestMessage | null, string, PaymentRequestMessage | Answer> {
   let ctx: ProcessorContext<string, PaymentRequestMessage | Answer>;
   let store: KeyValueStore<string, PaymentEntry>;
   let resends: KeyValueStore<string, string>;
+  let expiries: ExpiryIndex | undefined;
 
   /** The request goes (again) to the charger, and its next re-send is indexed. */
   function send(key: string, request: PaymentRequest, timestamp: number, previous?: PaymentEntry & { state: 'PENDING' }): void {
@@ -144,6 +177,7 @@ function requestProcessor(resend: { readonly resendMs: number; readonly tickMs: 
       ctx = c;
       store = c.getStateStore(PAYMENTS_STORE);
       resends = c.getStateStore(RESENDS_STORE);
+      if (retention.enabled) expiries = new ExpiryIndex(c.getStateStore(PAYMENT_EXPIRIES_STORE));
       if (resend.resendMs > 0) c.schedule(resend.tickMs, 'wall-clock-time', resendDue);
     },
     process(r) {
@@ -151,6 +185,7 @@ function requestProcessor(resend: { readonly resendMs: number; readonly tickMs: 
       const key = paymentKey(request.orderId, request.kind);
       const entry = store.get(key);
       if (entry === undefined) {
+        if (expiries?.isLate(request.requestedAt)) throw new ExpiredPaymentRequest(request.orderId, request.requestedAt, expiries.watermark());
         send(key, request, r.timestamp);
       } else if (entry.state === 'DONE') {
         forwardOutcome(ctx, entry, r.timestamp);
@@ -178,9 +213,51 @@ function outcomeProcessor(): Processor<string | null, PaymentOutcome | null, str
       // Settled: no more re-sends (the index stays bounded by the PENDING entries).
       if (before?.resendAt !== undefined) resends.delete(resendKey(before.resendAt, key));
       const reason = r.headers[FAILURE_REASON_HEADER]?.toString('utf8');
-      const entry: PaymentEntry = { state: 'DONE', outcome, ...(reason !== undefined ? { reason } : {}) };
+      const entry: PaymentEntry = {
+        state: 'DONE', outcome, ...(reason !== undefined ? { reason } : {}), ...(before?.state === 'PENDING' ? { requestedAt: before.requestedAt } : {}),
+      };
       store.put(key, entry);
       forwardOutcome(ctx, entry, r.timestamp);
+    },
+  };
+}
+
+/**
+ * Indexes an order that ended (a terminal status) for deletion at the status's time + retention,
+ * and deletes what is due: the order's DONE entries; a PENDING one is looked at again later.
+ */
+function orderEndedProcessor(retention: RetentionSettings): Processor<string | null, OrderStatusChanged | null, never, never> {
+  let store: KeyValueStore<string, PaymentEntry>;
+  let expiries: ExpiryIndex;
+  const keysOf = (orderId: string) => (['CHARGE', 'REFUND'] as const).map((kind) => paymentKey(orderId, kind));
+
+  function deleteDue(now: number): void {
+    for (const due of expiries.due(now, retention.maxPerPunctuation)) {
+      expiries.remove(due.key);
+      let pending = false;
+      for (const key of keysOf(due.payload)) {
+        const entry = store.get(key);
+        if (entry?.state === 'PENDING') { pending = true; continue; }
+        if (entry === undefined) continue;
+        store.delete(key);
+        if (entry.requestedAt !== undefined) expiries.raise(entry.requestedAt);
+      }
+      if (pending) expiries.add(now + retention.retentionMs, due.payload);
+    }
+  }
+
+  return {
+    init(c) {
+      store = c.getStateStore(PAYMENTS_STORE);
+      expiries = new ExpiryIndex(c.getStateStore(PAYMENT_EXPIRIES_STORE));
+      c.schedule(retention.tickMs, 'wall-clock-time', deleteDue);
+    },
+    process(r) {
+      const status = r.value;
+      if (status === null || status === undefined || !isTerminalStatus(status.to)) return;
+      // An order cancelled before any payment has nothing here to index.
+      if (!keysOf(status.orderId).some((key) => store.get(key) !== undefined)) return;
+      expiries.add(status.at + retention.retentionMs, status.orderId);
     },
   };
 }
