@@ -25,7 +25,9 @@
  */
 import { setMaxListeners } from 'node:events';
 import type { ConsumedRecord, Consumer, Producer, RecordBatch, Transport } from '../../transports/index.ts';
+import { Backoff, type ReconnectOptions } from '../../transports/backoff.ts';
 import { Serdes, type Serde } from '../engine/index.ts';
+import { isRetriable } from '../engine/errors.ts';
 import type { PaymentOutcome, PaymentRequestMessage } from '../../schemas/index.ts';
 import type { Sidecar } from '../common/index.ts';
 import { PaymentError, PgAbortedError, PgOutcomeUnknownError } from './errors.ts';
@@ -48,6 +50,8 @@ export interface ChargerOptions {
    * FAILED: only safe when the topology re-sends PENDING requests (PAYMENT_PENDING_RESEND_MS > 0).
    */
   readonly leaveUnknown?: boolean;
+  /** How long an outcome's write is retried while the broker is away (default: the transports' reconnection back-off, 5 min). */
+  readonly reconnect?: ReconnectOptions;
   readonly logger: (line: string) => void;
 }
 
@@ -156,15 +160,29 @@ export async function startCharger(options: ChargerOptions): Promise<Sidecar> {
         return;
       }
       if (s.outcome.status === 'FAILED') logger(`payment ${s.outcome.kind} FAILED for order ${s.outcome.orderId}: ${s.reason ?? 'no reason'}`);
-      try {
-        await producer.send([{
-          topic: options.resultsTopic,
-          key: await keySerde.serialize(options.resultsTopic, s.outcome.orderId),
-          value: await resultSerde.serialize(options.resultsTopic, s.outcome),
-          ...(s.reason !== undefined ? { headers: { [FAILURE_REASON_HEADER]: s.reason } } : {}),
-        }]);
-      } catch (e) {
-        throw new ChargerError(`cannot write the outcome for order ${request.orderId}`, r.topic, r.partition, r.offset, { cause: e });
+      const record = {
+        topic: options.resultsTopic,
+        key: await keySerde.serialize(options.resultsTopic, s.outcome.orderId),
+        value: await resultSerde.serialize(options.resultsTopic, s.outcome),
+        ...(s.reason !== undefined ? { headers: { [FAILURE_REASON_HEADER]: s.reason } } : {}),
+      };
+      // The broker away (a restart): the outcome is known and must not be lost, so the write is
+      // retried with back-off for as long as the outage lasts — the consumer's own reconnection
+      // bound — rather than failing the charger, whose process would exit for a passing outage.
+      const backoff = new Backoff(options.reconnect);
+      for (;;) {
+        try {
+          await producer.send([record]);
+          break;
+        } catch (e) {
+          if (!isRetriable(e) || backoff.exhausted()) {
+            throw new ChargerError(`cannot write the outcome for order ${request.orderId}`, r.topic, r.partition, r.offset, { cause: e });
+          }
+          if (backoff.attempts === 0) logger(`writing the outcome for order ${request.orderId} failed, retrying: ${e instanceof Error ? e.message : String(e)}`);
+          await abortableSleep(backoff.next(), shutdown.signal);
+          // Shutting down: nothing written, the request stays uncommitted and is redone on restart.
+          if (shutdown.signal.aborted) throw new Aborted();
+        }
       }
     })().finally(() => inFlight.delete(key));
     inFlight.set(key, work);
@@ -178,7 +196,14 @@ export async function startCharger(options: ChargerOptions): Promise<Sidecar> {
       if (next === undefined || next <= progress.committed) return;
       // After a rebalance the partition may be someone else's: they redo its requests, idempotently.
       if (!consumer.assignment().some((tp) => tp.topic === progress.topic && tp.partition === progress.partition)) return;
-      await consumer.commit([{ topic: progress.topic, partition: progress.partition, offset: next }]);
+      try {
+        await consumer.commit([{ topic: progress.topic, partition: progress.partition, offset: next }]);
+      } catch (e) {
+        // Not committed (the broker away): the next commit of the partition covers this position
+        // too, and requests redone meanwhile are idempotent. Only a non-retriable failure stops.
+        if (isRetriable(e)) return;
+        throw e;
+      }
       progress.committed = next;
     });
     return progress.chain;
@@ -215,6 +240,16 @@ export async function startCharger(options: ChargerOptions): Promise<Sidecar> {
 
 /** A call given up for shutdown: not a failure, and its request stays uncommitted. */
 class Aborted extends Error {}
+
+/** Waits `ms`, or less when `signal` aborts. */
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) { resolve(); return; }
+    const done = () => { clearTimeout(timer); signal.removeEventListener('abort', done); resolve(); };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
 
 /**
  * Offsets of one partition started and finished, out of order: the position to commit is the
