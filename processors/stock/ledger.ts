@@ -6,7 +6,9 @@
  * again and changes nothing.
  */
 import type { Processor, ProcessorContext, StreamRecord } from '../engine/index.ts';
-import type { StockDecreaseRequestMessage, StockLevel, StockReleaseMessage, StockResponseMessage } from '../../schemas/index.ts';
+import type { OrderStatusChanged, StockDecreaseRequestMessage, StockLevel, StockReleaseMessage, StockResponseMessage } from '../../schemas/index.ts';
+import type { RetentionSettings } from '../common/retention.ts';
+import { ReservationRetention, STOCK_RESERVATION_EXPIRIES_STORE } from './retention.ts';
 import {
   STOCK_LEVELS_STORE, STOCK_RESERVATIONS_STORE, reservationKey,
   type LevelStore, type ReservationStore, type StoredReservation,
@@ -19,7 +21,9 @@ export type StockEvent =
   | { readonly kind: 'level'; readonly level: StockLevel | null }
   /** One line of an order: a StockDecreaseRequestMessage with exactly one product. */
   | { readonly kind: 'line'; readonly request: StockDecreaseRequestMessage }
-  | { readonly kind: 'release'; readonly release: StockReleaseMessage };
+  | { readonly kind: 'release'; readonly release: StockReleaseMessage }
+  /** The order ended (its terminal status, from the tracker; timestamp: the line's): the reservation may expire (retention.ts). */
+  | { readonly kind: 'ended'; readonly ended: OrderStatusChanged };
 
 /** The exact texts order and the end-to-end tests may match. */
 export const StockMessages = {
@@ -30,12 +34,16 @@ export const StockMessages = {
   alreadyReleased: () => 'order already released',
   /** A repeated line that was rejected: the store keeps the outcome, not the first message's detail. */
   rejectedBefore: (productId: string, requested: number) => `already rejected: product ${productId}, requested ${requested}`,
+  /** A line at or below the retention watermark with no reservation: a late duplicate of an expired order (retention.ts). */
+  expired: (productId: string) => `not reserved: product ${productId} of an order whose reservations have expired (a late duplicate)`,
 } as const;
 
-export function stockProcessor(): Processor<string, StockEvent, string, StockResponseMessage> {
+/** `retention`: enabled settings make the ledger expire the reservations of ended orders (retention.ts). */
+export function stockProcessor(retention?: RetentionSettings): Processor<string, StockEvent, string, StockResponseMessage> {
   let ctx: ProcessorContext<string, StockResponseMessage>;
   let levels: LevelStore;
   let reservations: ReservationStore;
+  let expiry: ReservationRetention | undefined;
 
   const answer = (r: StreamRecord<string, StockEvent>, orderId: string, productId: string, status: StockResponseMessage['status'], message: string) =>
     ctx.forward({ key: orderId, value: { orderId, productId, status, message }, timestamp: r.timestamp, headers: r.headers });
@@ -57,6 +65,7 @@ export function stockProcessor(): Processor<string, StockEvent, string, StockRes
     const key = reservationKey(productId, orderId);
     const existing = reservations.get(key);
     if (existing !== undefined) { answerAgain(r, orderId, productId, existing); return; }
+    if (expiry?.isLate(r.timestamp)) { answer(r, orderId, productId, 'FAILED', StockMessages.expired(productId)); return; }
     const level = levels.get(productId);
     if (level === undefined) {
       reservations.put(key, { quantity, state: 'REJECTED' });
@@ -114,6 +123,10 @@ export function stockProcessor(): Processor<string, StockEvent, string, StockRes
       ctx = c;
       levels = c.getStateStore<LevelStore>(STOCK_LEVELS_STORE);
       reservations = c.getStateStore<ReservationStore>(STOCK_RESERVATIONS_STORE);
+      if (retention?.enabled) {
+        const e = (expiry = new ReservationRetention(reservations, c.getStateStore(STOCK_RESERVATION_EXPIRIES_STORE), retention));
+        c.schedule(retention.tickMs, 'wall-clock-time', (now) => e.deleteDue(now));
+      }
     },
     process(r) {
       const e = r.value;
@@ -121,6 +134,7 @@ export function stockProcessor(): Processor<string, StockEvent, string, StockRes
         case 'level': setLevel(r.key, e.level); return;
         case 'line': reserve(r, e.request); return;
         case 'release': release(r, e.release); return;
+        case 'ended': expiry?.ended(reservationKey(r.key, e.ended.orderId), e.ended, r.timestamp); return;
       }
     },
   };
