@@ -199,6 +199,7 @@ async function embedded(o: SoakOptions, transport: MemoryTransport, contracts: C
   const pg = await startPgSimulator({ port: 0, latencyMs: [1, 5], declineRate: 0, errorRate: 0, timeoutRate: 0, timeoutAfterChargeRate: 0 });
   const env = { ...appEnv(o), PG_URL: pg.url, PG_TIMEOUT_MS: '30000' };
   const running = new Map<string, RunningProcessor>();
+  let restarting: string | undefined;
   let problem: string | undefined;
   const start = async (name: string) => {
     const spec = TEAM_SPECS.find((s) => s.name === name)!;
@@ -222,16 +223,19 @@ async function embedded(o: SoakOptions, transport: MemoryTransport, contracts: C
   return {
     names: TEAM_SPECS.map((s) => s.name),
     async sample() {
-      return { memory: { embedded: memorySample() }, storeEntries: Object.fromEntries([...running].map(([name, r]) => [name, appSample(r.app).storeEntries])) };
+      // A processor restarting holds stores still empty or half restored: no entries for it then.
+      return { memory: { embedded: memorySample() }, storeEntries: Object.fromEntries([...running].filter(([name]) => name !== restarting).map(([name, r]) => [name, appSample(r.app).storeEntries])) };
     },
     async restart(name) {
       const before = running.get(name)!;
       const expected = before.app.taskIds().length;
       const t0 = Date.now();
+      restarting = name;
       running.delete(name);
       await before.close();
       await start(name);
       const tasks = await tasksBack(async () => (running.get(name) ? appSample(running.get(name)!.app).tasks : undefined), expected, name);
+      restarting = undefined;
       return { processor: name, how: 'close', tasks: tasks.length, ...restoreOf(tasks), downMs: Date.now() - t0 };
     },
     data() {
@@ -318,6 +322,7 @@ async function processes(o: SoakOptions, target: BrokerTarget, prefix: string): 
   const stateRoot = mkdtempSync(join(tmpdir(), `soak-${target.name}-`));
   const logDir = join(stateRoot, 'logs');
   const names: ProcessorName[] = ['stock', 'delivery', 'payment', 'order'];
+  let restarting: string | undefined;
   const ports = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await freePort()] as const))) as Record<ProcessorName, number>;
   const cluster = await startCluster({
     brokerEnv: { ...target.env, ...appEnv(o) }, schemaRegistryUrl: endpoints().schemaRegistryUrl, topicPrefix: prefix,
@@ -334,7 +339,8 @@ async function processes(o: SoakOptions, target: BrokerTarget, prefix: string): 
         const p = await probe(ports[n]);
         if (!p) return;
         memory[n] = { rssBytes: p.rssBytes, heapUsedBytes: p.heapUsedBytes, heapTotalBytes: p.heapTotalBytes, externalBytes: p.externalBytes };
-        storeEntries[n] = p.storeEntries;
+        // A processor restarting holds stores still empty or half restored: no entries for it then.
+        if (n !== restarting) storeEntries[n] = p.storeEntries;
       }));
       return { memory, storeEntries };
     },
@@ -342,9 +348,11 @@ async function processes(o: SoakOptions, target: BrokerTarget, prefix: string): 
       const n = name as ProcessorName;
       const expected = (await probe(ports[n]))?.tasks.length ?? 1;
       const t0 = Date.now();
+      restarting = n;
       await cluster.kill(n);
       await cluster.restart(n);
       const tasks = await tasksBack(async () => (await probe(ports[n]))?.tasks, expected, name);
+      restarting = undefined;
       return { processor: name, how: 'SIGKILL', tasks: tasks.length, ...restoreOf(tasks), downMs: Date.now() - t0 };
     },
     data: () => brokerData(target.name, prefix),
