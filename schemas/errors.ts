@@ -3,6 +3,7 @@
  * parsing the message: the engine's dead-letter handler looks at DeserializationError.reason,
  * the gateway turns RecordValidationError.problems into a 400.
  */
+import { OrderstreamError } from '../errors/index.ts';
 
 /** One thing wrong with a value, relative to its schema. */
 export interface ValidationProblem {
@@ -17,7 +18,7 @@ export interface ValidationProblem {
 }
 
 /** A value that does not match its schema; thrown before anything is produced. */
-export class RecordValidationError extends Error {
+export class RecordValidationError extends OrderstreamError {
   override readonly name = 'RecordValidationError';
   constructor(
     /** Full name of the record the value was checked against. */
@@ -53,25 +54,23 @@ export type DeserializationReason =
   | 'invalid-body';
 
 /** A payload that cannot be turned into a value. Route it to the dead-letter topic (unless `retriable`). */
-export class DeserializationError extends Error {
+export class DeserializationError extends OrderstreamError {
   override readonly name = 'DeserializationError';
   readonly reason: DeserializationReason;
   readonly topic: string;
   /** The schema id from the header, when the header could be read. */
   readonly schemaId: number | undefined;
-  /** True only for `registry-unavailable`: the same bytes may decode later. */
-  readonly retriable: boolean;
 
   constructor(
     init: { reason: DeserializationReason; topic: string; schemaId?: number; detail: string },
     options?: { cause?: unknown },
   ) {
     const id = init.schemaId === undefined ? '' : ` (schema id ${init.schemaId})`;
-    super(`${init.topic}: cannot deserialize value${id}: ${init.reason}: ${init.detail}`, options);
+    // Retriable only when the registry could not be asked: the same bytes may decode later.
+    super(`${init.topic}: cannot deserialize value${id}: ${init.reason}: ${init.detail}`, { cause: options?.cause, retriable: init.reason === 'registry-unavailable' });
     this.reason = init.reason;
     this.topic = init.topic;
     this.schemaId = init.schemaId;
-    this.retriable = init.reason === 'registry-unavailable';
   }
 }
 
@@ -84,7 +83,7 @@ export type SchemaRegistryFailure =
   | 'unavailable';
 
 /** The serializer could not get a schema id for its schema under a subject. */
-export class SchemaRegistryError extends Error {
+export class SchemaRegistryError extends OrderstreamError {
   override readonly name = 'SchemaRegistryError';
   constructor(
     readonly failure: SchemaRegistryFailure,
@@ -92,6 +91,7 @@ export class SchemaRegistryError extends Error {
     detail: string,
     options?: { cause?: unknown },
   ) {
-    super(`${subject}: ${failure}: ${detail}`, options);
+    // An unreachable registry may answer later; a refused schema will not be accepted by retrying.
+    super(`${subject}: ${failure}: ${detail}`, { cause: options?.cause, retriable: failure === 'unavailable' });
   }
 }

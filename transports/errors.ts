@@ -2,6 +2,7 @@
  * Typed transport errors. Each carries the context a reader needs to find the record or the
  * partition at fault, and whether retrying can help, in the spirit of KafkaJS's error classes.
  */
+import { OrderstreamError } from '../errors/index.ts';
 import type { Capability, TransportName } from './types.ts';
 
 export interface ErrorContext {
@@ -14,26 +15,23 @@ export interface ErrorContext {
   readonly cause?: unknown;
 }
 
-export class TransportError extends Error {
+export class TransportError extends OrderstreamError {
   readonly transport: TransportName | undefined;
   readonly topic: string | undefined;
   readonly partition: number | undefined;
   readonly offset: number | undefined;
   readonly key: Buffer | null | undefined;
   readonly groupId: string | undefined;
-  /** Whether the same call may succeed later (broker restarting, leadership moving). */
-  readonly retriable: boolean;
 
+  /** `retriable`: the same call may succeed later (broker restarting, leadership moving). */
   constructor(message: string, context: ErrorContext = {}, retriable = false) {
-    super(withContext(message, context), context.cause === undefined ? undefined : { cause: context.cause });
-    this.name = new.target.name;
+    super(withContext(message, context), { cause: context.cause, retriable });
     this.transport = context.transport;
     this.topic = context.topic;
     this.partition = context.partition;
     this.offset = context.offset;
     this.key = context.key;
     this.groupId = context.groupId;
-    this.retriable = retriable;
   }
 }
 

@@ -2,6 +2,8 @@
  * Typed engine errors. Each carries the context it was raised in, so a log line or a
  * dead-letter header says which topic, partition, offset and key were involved.
  */
+import { OrderstreamError } from '../../errors/index.ts';
+
 export interface RecordContext {
   readonly topic?: string;
   readonly partition?: number;
@@ -11,15 +13,15 @@ export interface RecordContext {
   readonly node?: string;
 }
 
-export class StreamsError extends Error {
+export class StreamsError extends OrderstreamError {
   readonly context: RecordContext;
-  /** Whether the same work may succeed later (a broker restarting); from the cause where there is one. */
-  readonly retriable: boolean;
+  /** Retriable as said, else as its cause is: a commit failing on a broker away may pass later. */
   constructor(message: string, context: RecordContext = {}, options?: { cause?: unknown; retriable?: boolean }) {
-    super(message + describeContext(context), options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
+    super(message + describeContext(context), {
+      cause: options?.cause,
+      retriable: options?.retriable ?? ((options?.cause as { retriable?: unknown } | undefined)?.retriable === true),
+    });
     this.context = context;
-    this.retriable = options?.retriable ?? ((options?.cause as { retriable?: unknown } | undefined)?.retriable === true);
   }
 }
 
