@@ -9,7 +9,7 @@ import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { MemoryTransport } from '../transports/index.ts';
 import { embeddedRegistry, sampleValue, type OrderPlaced, type OrderStatus, type OrderStatusChanged, type TopicName, type TopicValue } from '../schemas/index.ts';
-import { changelogName } from './engine/index.ts';
+import { changelogName, type KeyValueStore } from './engine/index.ts';
 import { registryContracts } from './common/index.ts';
 import { startEmbeddedProcessors } from './embedded.ts';
 import { waitUntil } from '../test/conformance/suite.ts';
@@ -81,7 +81,7 @@ test('after the retention every processor tombstones the entries of terminal ord
     t.false(tombstoned(STORES[0]!.topic, waiting.orderId));
     t.false(tombstoned(STORES[1]!.topic, waiting.orderId));
     // And the stores agree with their changelogs.
-    const orders = job.processors.find((p) => p.applicationId === 'order-processor')!.app.stores('orders') as { get(k: string): unknown }[];
+    const orders = job.processors.find((p) => p.applicationId === 'order-processor')!.app.stores('orders') as KeyValueStore<string, unknown>[];
     t.true(orders.every((s) => s.get(completed.orderId) === undefined));
     t.true(orders.some((s) => s.get(waiting.orderId) !== undefined));
     t.is(job.pg!.stats().charges[completed.orderId], 1, 'charged once');
