@@ -4,7 +4,7 @@ import { KafkaTransport } from './index.ts';
 import { classifyKafkaError } from './faults.ts';
 
 // CommonJS: the error classes are properties of the default export, not ESM named exports.
-const { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } = kafkajs;
+const { KafkaJSConnectionError, KafkaJSGroupCoordinatorNotFound, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } = kafkajs;
 /** As KafkaJS's retrier gives up: the error it wraps is its cause (the typings miss the option). */
 const nonRetriable = (e: Error): Error => new (KafkaJSNonRetriableError as unknown as new (e: Error, o: { cause: Error }) => Error)(e, { cause: e });
 const protocol = (type: string, retriable = true) => new KafkaJSProtocolError({ message: type, type, code: 1, retriable } as never);
@@ -20,6 +20,9 @@ test('a refused connection is an outage however deep KafkaJS wrapped it', (t) =>
 test('coordinator and leader moves are retriable, a fenced producer and a bad request are not', (t) => {
   t.is(classifyKafkaError(protocol('NOT_COORDINATOR')), 'retriable');
   t.is(classifyKafkaError(nonRetriable(protocol('COORDINATOR_LOAD_IN_PROGRESS'))), 'retriable');
+  // After a broker restart KafkaJS gives up finding the group coordinator with a non-retriable
+  // error of its own; the consumer crashed with it and the process exited (regression).
+  t.is(classifyKafkaError(new (KafkaJSGroupCoordinatorNotFound as unknown as new (m: string) => Error)('Failed to find group coordinator')), 'retriable');
   t.is(classifyKafkaError(protocol('INVALID_PRODUCER_EPOCH', false)), 'fenced');
   t.is(classifyKafkaError(protocol('INVALID_RECORD', false)), 'other');
   t.is(classifyKafkaError(new TypeError('x is undefined')), 'other');

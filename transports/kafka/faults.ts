@@ -25,6 +25,13 @@ const RETRIABLE_TYPES = new Set([
 ]);
 
 /**
+ * KafkaJS's own errors for the same "not now", raised as non-retriable once its retries are spent:
+ * a group coordinator it could not find while the broker was restarting (the consumer crashed
+ * with it and the process exited; the saga's broker-restart fault test, test/faults/).
+ */
+const RETRIABLE_NAMES = new Set(['KafkaJSGroupCoordinatorNotFound']);
+
+/**
  * Answers that end this producer's identity: another instance with the same transactional id
  * took over (a zombie must stop, not retry), or the broker forgot the producer id.
  */
@@ -50,7 +57,7 @@ export function classifyKafkaError(e: unknown): KafkaFault {
   if (chain.some((c) => typeof c.type === 'string' && FENCED_TYPES.has(c.type))) return 'fenced';
   if (chain.some((c) => (typeof c.name === 'string' && CONNECTION_NAMES.has(c.name))
     || (typeof c.message === 'string' && CONNECTION_MESSAGE.test(c.message)))) return 'connection';
-  if (chain.some((c) => typeof c.type === 'string' && RETRIABLE_TYPES.has(c.type))) return 'retriable';
+  if (chain.some((c) => (typeof c.type === 'string' && RETRIABLE_TYPES.has(c.type)) || (typeof c.name === 'string' && RETRIABLE_NAMES.has(c.name)))) return 'retriable';
   // KafkaJS's own verdict on the innermost broker error, when it gave one.
   const inner = chain.at(-1);
   if (inner && inner.retriable === true && chain.every((c) => c.name !== 'KafkaJSNonRetriableError' || c !== inner)) return 'retriable';
