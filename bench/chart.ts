@@ -41,7 +41,7 @@ function tickStep(max: number, n: number): number {
   return [1, 2, 2.5, 5, 10].map((m) => m * p).find((s) => s >= raw) ?? 10 * p;
 }
 
-const label = (v: number) => (Math.abs(v) >= 10_000 ? Math.round(v).toLocaleString('en-US') : Number(v.toPrecision(3)).toString());
+const label = (v: number) => (Math.abs(v) >= 1_000 ? Math.round(v).toLocaleString('en-US') : Number(v.toPrecision(3)).toString());
 
 /** Stacked line panels over one shared x range; each y axis starts at 0 (a flat line reads as flat). */
 export function timeSeriesSvg(chart: TimeChart): string {

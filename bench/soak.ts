@@ -15,6 +15,7 @@
  * backlog and a lower rate rather than unbounded memory in the driver); --retention-ms (the
  * processors' ORDER_RETENTION_MS, 120000: ended orders leave the stores within the run, so their
  * entries can be flat; 0 keeps them for ever); --out <path without extension>.
+ * `--chart <results.json>` draws an earlier run's PNG again.
  *
  * On the embedded default (memory transport, in-process registry) the four processors and the
  * payment-gateway simulator run in this process beside the driver: one process's memory, and a
@@ -24,7 +25,7 @@
  * (subjects soft-deleted) when it ends. Buyers pay every order when it reaches PENDING_PAYMENT.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -594,6 +595,15 @@ export function chartOf(r: SoakResult): Parameters<typeof timeSeriesSvg>[0] {
 
 const COLORS = ['#2563eb', '#16a34a', '#dc2626', '#f59e0b', '#7c3aed', '#0891b2'];
 
+// --chart <results.json>: draws the PNG of an earlier run again (beside its JSON), nothing else.
+const chartAt = process.argv.indexOf('--chart');
+if (chartAt >= 0) {
+  const json = process.argv[chartAt + 1];
+  if (!json?.endsWith('.json')) throw new Error('--chart needs a soak results .json file');
+  await renderPng(timeSeriesSvg(chartOf(JSON.parse(readFileSync(json, 'utf8')) as SoakResult)), json.replace(/\.json$/, '.png'));
+  console.log(`wrote ${json.replace(/\.json$/, '.png')}`);
+  process.exit(0);
+}
 const options = parseOptions(process.argv.slice(2));
 const out = options.out ?? join(HERE, 'results', `soak-${options.broker}-${new Date().toISOString().slice(0, 10)}`);
 const result = await soak(options, out);
