@@ -183,10 +183,12 @@ const appEnv = (o: SoakOptions): Record<string, string> => ({
   GUARANTEE: 'exactly_once', TOPIC_PARTITIONS: String(PARTITIONS), DELIVERY_FAILURE_RATE: '0', ORDER_PAYMENT_DEADLINE_MS: String(60 * 60_000), ORDER_RETENTION_MS: String(o.retentionMs),
 });
 
-/** Restarting `name` is done once it runs at least the tasks it ran before, restored. */
-async function tasksBack(read: () => Promise<readonly TaskRestore[] | undefined>, expected: number, name: string): Promise<readonly TaskRestore[]> {
+/** Restarting `name` is done once it runs at least the tasks it ran before, restored; `problem` gives up sooner. */
+async function tasksBack(read: () => Promise<readonly TaskRestore[] | undefined>, expected: number, name: string, problem: () => string | undefined): Promise<readonly TaskRestore[]> {
   const deadline = Date.now() + RESTORE_TIMEOUT_MS;
   for (;;) {
+    const gone = problem();
+    if (gone) throw new Error(`restarting ${name}: ${gone}`);
     const tasks = await read();
     if (tasks && tasks.length >= Math.max(1, expected)) return tasks;
     if (Date.now() > deadline) throw new Error(`${name} runs ${tasks?.length ?? 0} of its ${expected} tasks ${RESTORE_TIMEOUT_MS} ms after its restart`);
@@ -235,7 +237,7 @@ async function embedded(o: SoakOptions, transport: MemoryTransport, contracts: C
       running.delete(name);
       await before.close();
       await start(name);
-      const tasks = await tasksBack(async () => (running.get(name) ? appSample(running.get(name)!.app).tasks : undefined), expected, name);
+      const tasks = await tasksBack(async () => (running.get(name) ? appSample(running.get(name)!.app).tasks : undefined), expected, name, () => problem);
       restarting = undefined;
       return { processor: name, how: 'close', tasks: tasks.length, ...restoreOf(tasks), downMs: Date.now() - t0 };
     },
@@ -330,6 +332,10 @@ async function processes(o: SoakOptions, target: BrokerTarget, prefix: string): 
     scenario: { ...buildScenario({ seed: prefix, orders: 0 }), declineRate: 0, deliveryFailureRate: 0 },
     stateRoot, logDir, paymentDeadlineMs: 60 * 60_000, pgErrorRate: 0, pgLatencyMs: '1,5', readyTimeoutMs: 180_000,
     processorEntry: (name) => ({ script: 'bench/soak-processor.ts', env: { SOAK_PROCESSOR: name, SOAK_PORT: String(ports[name]) } }),
+  }).catch((e: unknown) => {
+    // startCluster stopped what it started and its error holds the failing log's tail.
+    rmSync(stateRoot, { recursive: true, force: true });
+    throw e;
   });
   return {
     cluster, stateRoot, names,
@@ -352,7 +358,7 @@ async function processes(o: SoakOptions, target: BrokerTarget, prefix: string): 
       restarting = n;
       await cluster.kill(n);
       await cluster.restart(n);
-      const tasks = await tasksBack(async () => (await probe(ports[n]))?.tasks, expected, name);
+      const tasks = await tasksBack(async () => (await probe(ports[n]))?.tasks, expected, name, () => cluster.problem());
       restarting = undefined;
       return { processor: name, how: 'SIGKILL', tasks: tasks.length, ...restoreOf(tasks), downMs: Date.now() - t0 };
     },
@@ -448,7 +454,10 @@ async function soak(o: SoakOptions, out: string): Promise<SoakResult> {
   const producer = transport.producer();
   let load: Load | undefined;
   let stopping = false;
-  const interrupt = () => { error ??= 'interrupted (SIGINT)'; stopping = true; };
+  let restarting: Promise<void> | undefined;
+  let restartFailure: string | undefined;
+  let interrupted = false;
+  const interrupt = () => { error ??= 'interrupted (SIGINT)'; interrupted = true; stopping = true; };
   process.once('SIGINT', interrupt);
   const tty = process.stderr.isTTY;
   try {
@@ -499,7 +508,7 @@ async function soak(o: SoakOptions, out: string): Promise<SoakResult> {
     };
 
     // Restarts: one processor after the other, every restartEverySec, while orders are placed.
-    const restarting = (async () => {
+    restarting = (async () => {
       let i = 0;
       while (o.restartEverySec > 0) {
         const wake = performance.now() + o.restartEverySec * 1000;
@@ -512,12 +521,12 @@ async function soak(o: SoakOptions, out: string): Promise<SoakResult> {
         restarts.push({ t: Math.round(t * 10) / 10, ordersBefore, ...r });
       }
     })();
-    restarting.catch(() => undefined);
+    restarting.catch((e: unknown) => { restartFailure = e instanceof Error ? e.message : String(e); });
 
     let nextSample = o.sampleSec * 1000;
     let drainUntil: number | undefined;
     for (;;) {
-      const problem = d.problem() ?? (l.errors.length > 0 ? `sends failed: ${l.errors.slice(0, 3).join('; ')}` : undefined);
+      const problem = d.problem() ?? restartFailure ?? (l.errors.length > 0 ? `sends failed: ${l.errors.slice(0, 3).join('; ')}` : undefined);
       if (problem) throw new Error(problem);
       await l.tick(elapsed(), o.rate, placing() ? total : l.placed, o.maxInflight);
       if (elapsed() >= nextSample) { progress(await takeSample()); nextSample += o.sampleSec * 1000; }
@@ -536,6 +545,9 @@ async function soak(o: SoakOptions, out: string): Promise<SoakResult> {
     error ??= e instanceof Error ? e.message : String(e);
     if (tty) process.stderr.write('\n');
   } finally {
+    // A restart under way ends before the saga is closed under it.
+    stopping = true;
+    await restarting?.catch(() => undefined);
     process.removeListener('SIGINT', interrupt);
     await read?.disconnect().catch(() => undefined);
     await producer.disconnect().catch(() => undefined);
@@ -547,7 +559,8 @@ async function soak(o: SoakOptions, out: string): Promise<SoakResult> {
     await transport.close().catch(() => undefined);
     if (deployment && 'stateRoot' in deployment) {
       const root = (deployment as { stateRoot: string }).stateRoot;
-      if (error) console.error(`logs kept in ${deployment.logs}`);
+      // On a failure the processes' logs stay for a look; an interruption asked for nothing.
+      if (error && !interrupted) console.error(`logs kept in ${deployment.logs}`);
       else rmSync(root, { recursive: true, force: true });
     }
   }
