@@ -13,6 +13,17 @@ export default tseslint.config(
     },
   },
   {
+    // The engine's graph is internal: team code builds through StreamsBuilder's methods.
+    files: ['**/*.ts'],
+    ignores: ['processors/engine/**'],
+    rules: {
+      'no-restricted-syntax': ['error', {
+        selector: "MemberExpression[object.property.name='topology'][property.name=/^(add[A-Z]\\w*|copartition|validate)$/]",
+        message: "the builder's topology is the engine's internal graph: use StreamsBuilder's methods (copartition, internalTopic, addStateStore) or the Topology returned by build()",
+      }],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', setTimeout: 'readonly' } },
   },

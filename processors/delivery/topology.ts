@@ -62,7 +62,7 @@ export function deliveryTopology(contracts: Contracts, options: DeliveryOptions,
     b.stream(contracts.topic('order-status-topic'), contracts.consumed('order-status-topic'))
       .process(() => orderEnded(settings), { name: 'delivery-order-ended', stores: [DELIVERIES_STORE, DELIVERY_EXPIRIES_STORE] });
     // The store is keyed by orderId on both inputs: a status must reach the task holding the answer.
-    b.topology.copartition([contracts.topic('delivery-request-topic'), contracts.topic('order-status-topic')]);
+    b.copartition(contracts.topic('delivery-request-topic'), contracts.topic('order-status-topic'));
   }
   return b.build();
 }

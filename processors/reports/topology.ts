@@ -68,7 +68,7 @@ export function reportsTopology(contracts: Contracts, options: ReportWindowOptio
     .mapValues((placed): Event => ({ kind: 'placed', placed }), { name: 'report-tag-placed' });
   const statuses = b.stream(contracts.topic('order-status-topic'), { ...contracts.consumed('order-status-topic'), name: 'report-order-status' })
     .mapValues((status): Event => ({ kind: 'status', status }), { name: 'report-tag-status' });
-  b.topology.copartition([contracts.topic('order-placed'), contracts.topic('order-status-topic')]);
+  b.copartition(contracts.topic('order-placed'), contracts.topic('order-status-topic'));
 
   placed.merge(statuses, { name: 'report-merge' })
     .process(collector, { name: 'report-collect', stores: [REPORT_ORDERS_STORE, PRODUCT_SELLERS_STORE] })
@@ -85,7 +85,7 @@ export function reportsTopology(contracts: Contracts, options: ReportWindowOptio
     .filter((_k, v) => v !== null, { name: 'report-drop-tombstones' })
     .map((k, v): [string, WindowReport] => [String(k.window.start), { windowStart: k.window.start, windowEnd: k.window.end, orders: v!.orders }], { name: 'report-window-value' })
     .to(WINDOW_REPORTS, { keySerde: Serdes.string(), valueSerde: Serdes.json<WindowReport>(), name: 'report-window-sink' });
-  b.topology.addInternalTopic({ name: WINDOW_REPORTS, purpose: 'repartition', partitions: 1 });
+  b.internalTopic(WINDOW_REPORTS, { partitions: 1 });
   return b.build();
 }
 

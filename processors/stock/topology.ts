@@ -64,7 +64,7 @@ export function stockTopology(contracts: Contracts, options: StockTopologyOption
     .mapValues((level): StockEvent => ({ kind: 'level', level }), { name: 'stock-levels-tag' });
 
   // merge() does not declare co-partitioning: the partition of a product must be the same in all three.
-  b.topology.copartition([contracts.topic('stock-levels-topic'), ORDER_LINES_REPARTITION, STOCK_RELEASES_REPARTITION]);
+  b.copartition(contracts.topic('stock-levels-topic'), ORDER_LINES_REPARTITION, STOCK_RELEASES_REPARTITION);
 
   let ledgerInput = levels.merge(lines, { name: 'stock-merge-lines' }).merge(releases, { name: 'stock-merge-releases' });
   const ledgerStores = [STOCK_LEVELS_STORE, STOCK_RESERVATIONS_STORE];
@@ -79,8 +79,8 @@ export function stockTopology(contracts: Contracts, options: StockTopologyOption
       .repartition({ name: 'stock-order-ended', keySerde: Serdes.string(), valueSerde: contracts.record('OrderStatusChanged') })
       .mapValues((status: OrderStatusChanged): StockEvent => ({ kind: 'ended', ended: status }), { name: 'stock-order-ended-tag' });
     // The tracker's store is keyed by orderId on both of its inputs.
-    b.topology.copartition([contracts.topic('order-created'), contracts.topic('order-status-topic')]);
-    b.topology.copartition([contracts.topic('stock-levels-topic'), ORDER_ENDED_REPARTITION]);
+    b.copartition(contracts.topic('order-created'), contracts.topic('order-status-topic'));
+    b.copartition(contracts.topic('stock-levels-topic'), ORDER_ENDED_REPARTITION);
     ledgerInput = ledgerInput.merge(ended, { name: 'stock-merge-order-ended' });
     ledgerStores.push(STOCK_RESERVATION_EXPIRIES_STORE);
   }

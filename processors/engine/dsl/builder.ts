@@ -13,6 +13,7 @@ import type { Consumed, Materialized } from './options.ts';
 import { materializeProcessor, toChangeProcessor } from './processors.ts';
 
 export class StreamsBuilder {
+  /** @internal The graph the DSL builds; team code uses the builder's methods and `build()`. */
   readonly topology = new Topology();
   private counter = 0;
 
@@ -53,6 +54,25 @@ export class StreamsBuilder {
 
   addStateStore(store: StoreBuilder): this {
     this.topology.addStateStore(store);
+    return this;
+  }
+
+  /**
+   * Declares topics read together by key (a processor joining them through a shared store): the
+   * application refuses to start unless they have one partition count, and internal topics
+   * among them take it.
+   */
+  copartition(...topics: string[]): this {
+    this.topology.copartition(topics);
+    return this;
+  }
+
+  /**
+   * Declares a topic the application writes and reads itself, named `<applicationId>-<name>`
+   * (as a repartition topic is), created at start with `partitions` or its writer's count.
+   */
+  internalTopic(name: string, options: { readonly partitions?: number } = {}): this {
+    this.topology.addInternalTopic({ name, purpose: 'repartition', partitions: options.partitions });
     return this;
   }
 
