@@ -25,7 +25,7 @@
  * (subjects soft-deleted) when it ends. Buyers pay every order when it reaches PENDING_PAYMENT.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -43,7 +43,7 @@ import { kafkaTarget, rabbitTarget, sweep, type BrokerTarget } from '../test/sag
 import { startCluster, type Cluster, type ProcessorName } from '../test/saga/cluster.ts';
 import { buildScenario } from '../test/saga/scenario.ts';
 import { renderPng, timeSeriesSvg, type Panel, type Series } from './chart.ts';
-import { appSample, memorySample, restoreOf, type MemorySample, type ProcessSample, type TaskRestore } from './soak-probe.ts';
+import { appSample, brokerData, memorySample, restoreOf, type DataSize, type MemorySample, type ProcessSample, type TaskRestore } from './soak-probe.ts';
 import { percentile, reader, send, type SagaWiring } from './support.ts';
 
 // ---- the results file ------------------------------------------------------------------------
@@ -61,16 +61,6 @@ export interface SoakOptions {
   readonly maxInflight: number;
   /** ORDER_RETENTION_MS of the processors: how long what they keep of an ended order stays. */
   readonly retentionMs: number;
-}
-
-/** Bytes (and, on the memory transport, records) of the run's topics, changelogs apart. */
-export interface DataSize {
-  readonly changelogBytes: number;
-  readonly topicBytes: number;
-  /** RabbitMQ: the groups' offsets streams. */
-  readonly offsetsBytes?: number;
-  readonly changelogRecords?: number;
-  readonly topicRecords?: number;
 }
 
 export interface Sample {
@@ -264,46 +254,6 @@ async function embedded(o: SoakOptions, transport: MemoryTransport, contracts: C
 
 const SERVICES = process.env.ORDERSTREAM_SERVICES_DIR ?? join(ROOT, '.services');
 
-/** Bytes allocated on disk under `dir` (sparse preallocated index files count what they use). */
-function diskBytes(dir: string): number {
-  let n = 0;
-  let entries;
-  try { entries = readdirSync(dir, { withFileTypes: true }); } catch { return 0; }
-  for (const e of entries) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) n += diskBytes(p);
-    else { try { n += statSync(p).blocks * 512; } catch { /* deleted meanwhile (a rolled segment) */ } }
-  }
-  return n;
-}
-
-/** The run's partitions in the Kafka log dir (`<topic>-<partition>`), or its streams in RabbitMQ's data dir. */
-function brokerData(broker: 'kafka' | 'rabbit', prefix: string): DataSize {
-  let changelogBytes = 0, topicBytes = 0, offsetsBytes = 0;
-  const dirs: string[] = [];
-  if (broker === 'kafka') {
-    const logDir = join(SERVICES, 'kafka', 'data');
-    for (const d of safeList(logDir)) if (d.startsWith(prefix)) dirs.push(join(logDir, d));
-  } else {
-    // RabbitMQ names a stream's directory after vhost and queue with '.' and '/' as '_' and a
-    // suffix; the run's prefix (letters, digits, '-') appears in it as it is.
-    const mnesia = join(SERVICES, 'rabbit', 'mnesia');
-    for (const node of safeList(mnesia)) for (const d of safeList(join(mnesia, node, 'stream'))) if (d.includes(prefix)) dirs.push(join(mnesia, node, 'stream', d));
-  }
-  for (const d of dirs) {
-    const n = diskBytes(d);
-    const name = d.slice(d.lastIndexOf('/') + 1);
-    if (name.includes('-changelog')) changelogBytes += n;
-    else if (name.includes('orderstream_offsets')) offsetsBytes += n;
-    else topicBytes += n;
-  }
-  return { changelogBytes, topicBytes, ...(broker === 'rabbit' ? { offsetsBytes } : {}) };
-}
-
-function safeList(dir: string): string[] {
-  try { return readdirSync(dir); } catch { return []; }
-}
-
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -362,7 +312,7 @@ async function processes(o: SoakOptions, target: BrokerTarget, prefix: string): 
       restarting = undefined;
       return { processor: name, how: 'SIGKILL', tasks: tasks.length, ...restoreOf(tasks), downMs: Date.now() - t0 };
     },
-    data: () => brokerData(target.name, prefix),
+    data: () => brokerData(target.name, SERVICES, prefix),
     problem: () => cluster.problem(),
     close: () => cluster.stop(),
     logs: logDir,
