@@ -30,6 +30,7 @@
 import { repartitionName, Serdes, keyValueStore, type KeyValueStore, type Processor, type ProcessorContext, type StoreBuilder } from '../engine/index.ts';
 import type { OrderStatus, OrderStatusChanged, StockDecreaseRequestMessage } from '../../schemas/index.ts';
 import { ExpiryIndex, expiryIndexStore, isTerminalStatus, type RetentionSettings } from '../common/retention.ts';
+import { derivedId } from '../common/ids.ts';
 import type { ReservationStore } from './stores.ts';
 
 /** Key orderId: the order's products (from order-created) and, once it ended, how and when. */
@@ -120,9 +121,13 @@ export function orderTracker(retention: RetentionSettings): Processor<string, Tr
   };
 }
 
-/** The status announced for an order whose end the tracker knew before its products. */
-function endedStatus(orderId: string, ended: NonNullable<TrackedOrder['ended']>): OrderStatusChanged {
-  return { eventId: `${orderId}/ended`, orderId, from: null, to: ended.status, reason: null, at: ended.at, sequence: 0 };
+/**
+ * The status announced for an order whose end the tracker knew before its products. It crosses a
+ * repartition topic in the OrderStatusChanged schema, whose eventId is a uuid: a derived one
+ * (`<orderId>/ended` was refused by the registry serde and stopped the stock processor).
+ */
+export function endedStatus(orderId: string, ended: NonNullable<TrackedOrder['ended']>): OrderStatusChanged {
+  return { eventId: derivedId('stock', 'ended', orderId), orderId, from: null, to: ended.status, reason: null, at: ended.at, sequence: 0 };
 }
 
 interface IndexedReservation {
