@@ -5,7 +5,7 @@
  * the registry subjects registered under it.
  */
 import type { Client } from '@confluentinc/schemaregistry';
-import { endpoints } from '../../scripts/endpoints.ts';
+import { endpoints, type Endpoints } from '../../scripts/endpoints.ts';
 import { KafkaTransport, RabbitTransport, type Transport } from '../../transports/index.ts';
 import { Management } from '../../transports/rabbit/management.ts';
 import { retireSubjects } from '../services/subjects.ts';
@@ -19,8 +19,9 @@ export interface BrokerTarget {
   list(transport: Transport, prefix: string): Promise<{ topics: string[]; groups: string[] }>;
 }
 
-export function kafkaTarget(): BrokerTarget {
-  const brokers = endpoints().kafkaBrokers;
+/** `at`: another broker than the shared one (a fault test's private instance). */
+export function kafkaTarget(at: Endpoints = endpoints()): BrokerTarget {
+  const brokers = at.kafkaBrokers;
   return {
     name: 'kafka',
     make: () => new KafkaTransport({ brokers, sessionTimeoutMs: 6000 }),
@@ -40,8 +41,8 @@ export function kafkaTarget(): BrokerTarget {
   };
 }
 
-export function rabbitTarget(): BrokerTarget {
-  const { rabbitUrl, rabbitManagementUrl } = endpoints();
+export function rabbitTarget(at: Endpoints = endpoints()): BrokerTarget {
+  const { rabbitUrl, rabbitManagementUrl } = at;
   const management = new Management(rabbitUrl, rabbitManagementUrl);
   return {
     name: 'rabbit',

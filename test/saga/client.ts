@@ -18,7 +18,7 @@ import {
   avroValueSerde, type OrderCommand, type OrderCompletedMessage, type OrderStatusChanged, type RegistrySerde,
   type RetryEnvelope, type TopicName, type TopicValue,
 } from '../../schemas/index.ts';
-import type { ConsumedRecord, Consumer, Producer, ProducerRecord, Transport } from '../../transports/index.ts';
+import { TransportError, type ConsumedRecord, type Consumer, type Producer, type ProducerRecord, type Transport } from '../../transports/index.ts';
 import { stockLevels, type PlannedOrder, type Scenario } from './scenario.ts';
 
 /** A value in the stock processor's level store (JSON in its changelog, string keys). */
@@ -38,6 +38,8 @@ export interface Observation {
   readonly orderDeadLetters: RetryEnvelope[];
   /** Records on the processors' engine dead-letter topics, described. */
   readonly engineDeadLetters: string[];
+  /** The same records, by their dead-letter headers. */
+  readonly engineDeadLetterRecords: EngineDeadLetter[];
   /** Every level the stock changelog held per product, in order. */
   readonly levels: Map<string, number[]>;
   /** Changelog values below zero, described. */
@@ -49,6 +51,15 @@ export interface Observation {
   readonly completedLog: OrderCompletedMessage[];
   /** Re-sent copies the origin check dropped, per topic (RabbitMQ after a crash; none on Kafka). */
   readonly originCopies: Map<string, number>;
+  /**
+   * Records delivered to the reader again at an offset it had already read (its group rejoined
+   * after a broker restart and resumed below where it was): transport redeliveries, not effects.
+   */
+  redelivered: number;
+  /** Records the test injected itself (`isInjected`), seen by the reader and not decoded. */
+  injectedSeen: number;
+  /** Sends the client retried after a retriable failure (the broker away). */
+  sendRetries: number;
   /** Orders handed to the broker so far. */
   placed: number;
   /** Events about orders the scenario does not have, described. */
@@ -57,6 +68,17 @@ export interface Observation {
   readonly errors: string[];
   /** PAY commands sent. */
   paid: number;
+}
+
+/** One record of an engine dead-letter topic (`<appId>-dlq`), by its headers. */
+export interface EngineDeadLetter {
+  readonly dlq: string;
+  readonly sourceTopic: string | undefined;
+  readonly stage: string | undefined;
+  readonly error: string | undefined;
+  readonly reason: string | undefined;
+  readonly key: string | undefined;
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 export interface ClientOptions {
@@ -80,14 +102,19 @@ export interface ClientOptions {
   readonly isTerminal: (orderId: string) => boolean;
   /** Rejects the wait for room in the window: a dead process, the overall deadline. */
   readonly abort: () => string | undefined;
+  /** At least this long between two batches of orders: a steady load over time (default 0: as fast as the window allows). */
+  readonly placeEveryMs?: number;
+  /** Records the test injected (poison): counted, never decoded. */
+  readonly isInjected?: (r: ConsumedRecord) => boolean;
 }
 
 type Serdes = { [T in TopicName]?: RegistrySerde<TopicValue<T>> };
 
 export class SagaClient {
   readonly observation: Observation = {
-    statuses: new Map(), completed: new Map(), orderDeadLetters: [], engineDeadLetters: [], levels: new Map(),
-    negativeLevels: [], repeatedEvents: 0, statusLog: [], completedLog: [], originCopies: new Map(), placed: 0, foreign: [], errors: [], paid: 0,
+    statuses: new Map(), completed: new Map(), orderDeadLetters: [], engineDeadLetters: [], engineDeadLetterRecords: [], levels: new Map(),
+    negativeLevels: [], repeatedEvents: 0, statusLog: [], completedLog: [], originCopies: new Map(), redelivered: 0, injectedSeen: 0, sendRetries: 0,
+    placed: 0, foreign: [], errors: [], paid: 0,
   };
 
   private readonly serdes: Serdes = {};
@@ -100,6 +127,8 @@ export class SagaClient {
   private flushing: Promise<void> = Promise.resolve();
   private flushScheduled = false;
   private readonly dedup = new Deduplicator();
+  /** Highest offset read per topic-partition: a record at or below it is a redelivery. */
+  private readonly readUpTo = new Map<string, number>();
 
   private constructor(private readonly o: ClientOptions, private readonly producer: Producer, private reader: Consumer | undefined) {
     this.orders = new Map(o.scenario.orders.map((p) => [p.placed.orderId, p]));
@@ -121,6 +150,12 @@ export class SagaClient {
       for (const r of batch.records) {
         // The engine's end-of-stream markers (RabbitMQ streams) are not records of the topic.
         if (isMarker(r)) continue;
+        // Offsets only grow within a partition (RabbitMQ work queues number each delivery anew,
+        // and their redeliveries are caught by the origin check below).
+        const tp = `${r.topic}|${r.partition}`;
+        if (r.offset <= (client.readUpTo.get(tp) ?? -1)) { client.observation.redelivered++; continue; }
+        client.readUpTo.set(tp, r.offset);
+        if (o.isInjected?.(r)) { client.observation.injectedSeen++; continue; }
         if (!client.dedup.admit(r)) {
           const copies = client.observation.originCopies;
           copies.set(r.topic, (copies.get(r.topic) ?? 0) + 1);
@@ -171,8 +206,12 @@ export class SagaClient {
     await this.send(await Promise.all(this.o.scenario.rejected.map(async (r) => ({
       topic: placed, key: Buffer.from(r.placed.orderId), value: await this.serde('order-placed').serialize(placed, { ...r.placed, placedAt: Date.now() }),
     }))));
+    let lastBatchAt = 0;
     for (let i = 0; i < orders.length; i += this.o.batchSize) {
       const batch = orders.slice(i, i + this.o.batchSize);
+      const pace = lastBatchAt + (this.o.placeEveryMs ?? 0) - Date.now();
+      if (pace > 0) await new Promise((r) => setTimeout(r, pace));
+      lastBatchAt = Date.now();
       for (;;) {
         const unfinished = orders.slice(0, i).filter((p) => !this.o.isTerminal(p.placed.orderId)).length;
         if (unfinished + batch.length <= Math.max(this.o.maxInFlight, batch.length)) break;
@@ -221,8 +260,23 @@ export class SagaClient {
     return made;
   }
 
+  /**
+   * Sends, retrying a retriable failure (the broker away) as a gateway would, until `abort` says
+   * the run is over. A retried send may write a record twice; the processors must not care.
+   */
   private async send(records: readonly ProducerRecord[]): Promise<void> {
-    if (records.length > 0) await this.producer.send(records);
+    if (records.length === 0) return;
+    for (let wait = 100; ; wait = Math.min(wait * 2, 2000)) {
+      try {
+        await this.producer.send(records);
+        return;
+      } catch (e) {
+        const problem = this.o.abort();
+        if (!(e instanceof TransportError && e.retriable) || problem) throw problem ? new Error(`${problem}; last send failure: ${String(e)}`, { cause: e }) : e;
+        this.observation.sendRetries++;
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
   }
 
   private async read(r: ConsumedRecord): Promise<void> {
@@ -246,6 +300,11 @@ export class SagaClient {
       this.readLevel(r);
     } else {
       const h = (name: string) => r.headers[name]?.toString() ?? '?';
+      const v = (name: string) => r.headers[name]?.toString();
+      obs.engineDeadLetterRecords.push({
+        dlq: r.topic, sourceTopic: v(DeadLetterHeaders.topic), stage: v(DeadLetterHeaders.stage), error: v(DeadLetterHeaders.error),
+        reason: v(DeadLetterHeaders.reason), key: r.key?.toString(), headers: Object.fromEntries(Object.entries(r.headers).map(([k, x]) => [k, x?.toString() ?? ''])),
+      });
       obs.engineDeadLetters.push(`${r.topic}: ${h(DeadLetterHeaders.stage)} of ${h(DeadLetterHeaders.topic)}[${h(DeadLetterHeaders.partition)}]@${h(DeadLetterHeaders.offset)} key ${r.key?.toString() ?? 'null'}: ${h(DeadLetterHeaders.error)} ${h(DeadLetterHeaders.reason)}`);
     }
   }

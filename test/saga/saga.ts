@@ -23,13 +23,14 @@ import { join } from 'node:path';
 import { STOCK_LEVELS_STORE } from '../../processors/stock/index.ts';
 import { endpoints } from '../../scripts/endpoints.ts';
 import { remoteRegistry } from '../../schemas/index.ts';
-import type { OrderStatus } from '../../schemas/index.ts';
+import type { OrderStatus, OrderStatusChanged } from '../../schemas/index.ts';
+import type { ConsumedRecord, Transport } from '../../transports/index.ts';
 import { sweep, type BrokerTarget } from './brokers.ts';
 import {
   chain, completedMismatches, deadLetterMismatches, duplicateEffects, reasonMismatches, gatewayMismatches, levelMismatches, listing, outcomeMismatches, sequenceProblems, stateDifferences,
 } from './checks.ts';
-import { SagaClient } from './client.ts';
-import { PROCESSORS, appIdOf, startCluster, type Cluster } from './cluster.ts';
+import { SagaClient, type EngineDeadLetter } from './client.ts';
+import { PROCESSORS, appIdOf, startCluster, type Cluster, type ClusterOptions } from './cluster.ts';
 import { runCrashes, type CrashRecord, type CrashStep } from './crashes.ts';
 import {
   TERMINAL, buildScenario, describeScenario, expectedLevels, expectedOutcome, predictedState, type FinalState, type Scenario,
@@ -43,11 +44,54 @@ const OVERHEAD_MS = 2 * 60_000;
 export interface SagaOptions {
   /** SIGKILL and restart processors while orders are placed (the crash variant). */
   readonly crashes?: readonly CrashStep[];
+  /** A fault made while orders are placed at a steady rate (the fault variant, test/faults/). */
+  readonly fault?: FaultPlan;
+}
+
+/**
+ * A fault during a run (test/faults/): the orders are placed at a steady rate, the fault runs
+ * beside them, and afterwards every check holds as without it, with one allowance — a paying
+ * order whose buyer's PAY the fault delayed past the payment deadline ends CANCELLED
+ * (PAYMENT_TIMEOUT) as an abandoned one would, and its late PAY is dead-lettered: it is judged as
+ * abandoned. Besides, no processor process may have exited (each recovered in place).
+ */
+export interface FaultPlan {
+  /** In the run prefix and the log: `broker-restart`, `zombie`, `poison`. */
+  readonly name: string;
+  readonly orders: number;
+  /** Orders per batch, and the time between two batches: the steady load. */
+  readonly batchSize: number;
+  readonly placeEveryMs: number;
+  /** From the test's start to every order terminal. */
+  readonly settleMs: number;
+  /** The test's own bound (t.timeout). */
+  readonly timeoutMs: number;
+  readonly paymentDeadlineMs: number;
+  readonly processorEnv?: Readonly<Record<string, string>>;
+  readonly instances?: ClusterOptions['instances'];
+  /** Started once the stock levels are stored, beside the placing of the orders; resolves with what it did, for the log. */
+  run(ctx: FaultContext): Promise<string>;
+  /** Records the fault injected: the reader counts and skips them. */
+  isInjected?(r: ConsumedRecord): boolean;
+  /** Problems with the engine dead letters (default: any is one). */
+  deadLetterProblems?(records: readonly EngineDeadLetter[]): string[];
+}
+
+export interface FaultContext {
+  readonly cluster: Cluster;
+  readonly transport: Transport;
+  /** The run's topic prefix (contract topic T is `<prefix>T`). */
+  readonly prefix: string;
+  readonly totalOrders: number;
+  placed(): number;
+  lap(what: string): void;
+  /** Set once the run is over or failing: the fault should stop. */
+  abort(): string | undefined;
 }
 
 /** What differs between the plain run and the crash run; everything else is shared. */
 interface Variant {
-  readonly name: 'plain' | 'crash';
+  readonly name: 'plain' | 'crash' | 'fault';
   readonly orders: number;
   readonly settleMs: number;
   readonly pgLatencyMs: string;
@@ -57,6 +101,10 @@ interface Variant {
 }
 
 function variantOf(options: SagaOptions, env: NodeJS.ProcessEnv): Variant {
+  if (options.fault) {
+    const f = options.fault;
+    return { name: 'fault', orders: f.orders, settleMs: f.settleMs, pgLatencyMs: '5,40', inFlight: f.orders, crashes: [] };
+  }
   if (options.crashes && options.crashes.length > 0) {
     return {
       name: 'crash', orders: Number(env.SAGA_CRASH_ORDERS ?? 400), settleMs: Number(env.SAGA_CRASH_DEADLINE_MS ?? 200_000),
@@ -82,14 +130,15 @@ export async function runSaga(t: ExecutionContext, target: BrokerTarget, options
   const env = process.env;
   const variant = variantOf(options, env);
   const settleMs = variant.settleMs;
-  t.timeout(settleMs + OVERHEAD_MS);
+  const fault = options.fault;
+  t.timeout(fault?.timeoutMs ?? settleMs + OVERHEAD_MS);
   const scenario = buildScenario({ seed: env.SAGA_SEED ?? 'saga-1', orders: variant.orders });
   t.log(describeScenario(scenario));
   const started = Date.now();
   const settleBy = started + settleMs;
   const lap = (what: string) => t.log(`${target.name}: ${what} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
-  const prefix = `saga-${target.name}-${variant.name === 'crash' ? 'crash-' : ''}${randomUUID().slice(0, 8)}-`;
+  const prefix = `saga-${target.name}-${variant.name === 'crash' ? 'crash-' : fault ? `${fault.name}-` : ''}${randomUUID().slice(0, 8)}-`;
   const runDir = mkdtempSync(join(tmpdir(), `${prefix}`));
   const transport = target.make();
   const registry = remoteRegistry(endpoints().schemaRegistryUrl).client;
@@ -126,10 +175,12 @@ export async function runSaga(t: ExecutionContext, target: BrokerTarget, options
       scenario,
       stateRoot: join(runDir, 'state'),
       logDir: join(runDir, 'logs'),
-      paymentDeadlineMs: Number(env.SAGA_PAYMENT_DEADLINE_MS ?? 8000),
+      paymentDeadlineMs: fault?.paymentDeadlineMs ?? Number(env.SAGA_PAYMENT_DEADLINE_MS ?? 8000),
       pgErrorRate: 0.02,
       pgLatencyMs: variant.pgLatencyMs,
       readyTimeoutMs: 90_000,
+      ...(fault?.processorEnv ? { processorEnv: fault.processorEnv } : {}),
+      ...(fault?.instances ? { instances: fault.instances } : {}),
     });
     lap('processors ready');
     const running = cluster;
@@ -137,8 +188,10 @@ export async function runSaga(t: ExecutionContext, target: BrokerTarget, options
       transport, registry, prefix, scenario,
       stockChangelog: `${appIdOf(prefix, 'stock')}-${STOCK_LEVELS_STORE}-changelog`,
       engineDeadLetterTopics: PROCESSORS.map((p) => `${appIdOf(prefix, p)}-dlq`),
-      batchSize: 10,
+      batchSize: fault?.batchSize ?? 10,
       maxInFlight: variant.inFlight,
+      ...(fault ? { placeEveryMs: fault.placeEveryMs } : {}),
+      ...(fault?.isInjected ? { isInjected: (r: ConsumedRecord) => fault.isInjected!(r) } : {}),
       isTerminal: (orderId) => TERMINAL.has(client?.observation.statuses.get(orderId)?.at(-1)?.to ?? 'CREATED'),
       abort: () => (Date.now() > settleBy ? `not done within the settle deadline of ${settleMs} ms` : cluster?.problem() ?? crashFailure),
     });
@@ -167,19 +220,32 @@ export async function runSaga(t: ExecutionContext, target: BrokerTarget, options
       abort: () => (ended ? 'the run ended' : Date.now() > settleBy ? 'past the settle deadline' : running.problem()),
     });
     crashing.catch((e: unknown) => { crashFailure = `crashing a processor failed: ${e instanceof Error ? e.message : String(e)}`; });
+    const faulting = fault?.run({
+      cluster: running, transport, prefix, totalOrders: scenario.orders.length, lap,
+      placed: () => obs.placed,
+      abort: () => (ended ? 'the run ended' : Date.now() > settleBy ? 'past the settle deadline' : running.problem()),
+    });
+    faulting?.catch((e: unknown) => { crashFailure = `the fault (${fault!.name}) failed: ${e instanceof Error ? e.message : String(e)}`; });
     await c.placeOrders();
     lap(`${scenario.orders.length} orders placed`);
     const crashes = await crashing;
+    if (faulting) lap(`fault ${fault!.name}: ${await faulting}`);
     const terminal = () => scenario.orders.every((o) => TERMINAL.has(obs.statuses.get(o.placed.orderId)?.at(-1)?.to ?? 'CREATED'));
     await waitFor('every order to reach COMPLETED, CANCELLED or REFUNDED', terminal, Math.max(0, settleBy - Date.now()), () => stuckReport(scenario, obs.statuses));
     lap('every order terminal');
+    // The fault variant's one allowance (FaultPlan): paying orders timed out are judged as abandoned.
+    const timedOut = fault ? paidButTimedOut(scenario, obs.statuses) : new Set<string>();
+    const judged = timedOut.size === 0 ? scenario : asAbandoned(scenario, timedOut);
+    if (fault) t.log(`${target.name}: ${timedOut.size} paying orders timed out (PAYMENT_TIMEOUT) because of the fault, judged as abandoned${timedOut.size > 0 ? `: ${[...timedOut].slice(0, 5).join(', ')}` : ''}`);
 
+    // A timed-out order's late PAY is refused (PAY while CANCELLED): expected, not a lost order.
+    const orderDeadLetters = () => obs.orderDeadLetters.filter((d) => !(timedOut.has(d.orderId) && d.errorType === 'TransitionRejected' && (d.reason ?? '').includes('PAY while CANCELLED')));
     // Stock releases and order-completed events may trail the terminal status: wait for the
     // expected picture (bounded), then check whatever is there.
     const levels = () => new Map([...obs.levels].map(([p, vs]) => [p, vs.at(-1)!]));
-    const completedExpected = scenario.orders.filter((o) => expectedOutcome(scenario, o).status === 'COMPLETED').length;
-    const settled = () => levelMismatches(scenario, levels()).length === 0 && new Set([...obs.completed.values()].map((e) => e.orderId)).size >= completedExpected
-      && obs.orderDeadLetters.length >= scenario.rejected.length;
+    const completedExpected = judged.orders.filter((o) => expectedOutcome(judged, o).status === 'COMPLETED').length;
+    const settled = () => levelMismatches(judged, levels()).length === 0 && new Set([...obs.completed.values()].map((e) => e.orderId)).size >= completedExpected
+      && orderDeadLetters().length >= scenario.rejected.length;
     await waitFor('final levels and order-completed events', settled, 30_000).catch((e: unknown) => {
       // Not yet the expected picture: the checks below say what is wrong; a dead process is fatal.
       if (running.problem()) throw e;
@@ -190,10 +256,10 @@ export async function runSaga(t: ExecutionContext, target: BrokerTarget, options
     lap('settled');
     const stats = await running.gatewayStats();
 
-    const mismatches = outcomeMismatches(scenario, obs.statuses);
+    const mismatches = outcomeMismatches(judged, obs.statuses);
     check(mismatches.length === 0, listing('orders ended other than predicted (orderId: expected, actual, status chain)',
       mismatches.map((m) => `${m.orderId}: expected ${m.expected}, got ${m.actual}; ${m.chain}`)));
-    const reasons = reasonMismatches(scenario, obs.statuses);
+    const reasons = reasonMismatches(judged, obs.statuses);
     check(reasons.length === 0, listing('orders that ended as predicted but for another reason', reasons));
     const sequences = scenario.orders.flatMap((o) => {
       const events = obs.statuses.get(o.placed.orderId) ?? [];
@@ -204,19 +270,26 @@ export async function runSaga(t: ExecutionContext, target: BrokerTarget, options
     const duplicates = duplicateEffects(obs.statusLog, obs.completedLog);
     check(duplicates.length === 0, listing(`duplicated effects (${obs.repeatedEvents} events repeated an eventId; exactly_once outputs must not repeat)`, duplicates));
     check(obs.foreign.length === 0, listing('events about orders not in the scenario', obs.foreign));
-    const levelProblems = levelMismatches(scenario, levels());
+    const levelProblems = levelMismatches(judged, levels());
     check(levelProblems.length === 0, listing('products whose final level is wrong', levelProblems));
     check(obs.negativeLevels.length === 0, listing('negative levels written to the stock changelog', obs.negativeLevels));
-    const gateway = gatewayMismatches(scenario, stats);
+    const gateway = gatewayMismatches(judged, stats);
     check(gateway.length === 0, listing('orders charged or refunded wrongly at the gateway', gateway));
-    const completed = completedMismatches(scenario, obs.completed);
+    const completed = completedMismatches(judged, obs.completed);
     check(completed.length === 0, listing('order-completed problems', completed));
-    const deadLetters = deadLetterMismatches(scenario, obs.orderDeadLetters);
+    const deadLetters = deadLetterMismatches(judged, orderDeadLetters());
     check(deadLetters.length === 0, listing('problems on order-dead-letter-topic (only the rejected orders belong there)', deadLetters));
-    check(obs.engineDeadLetters.length === 0, listing('records on the processors\' engine dead-letter topics', obs.engineDeadLetters));
+    if (fault?.deadLetterProblems) {
+      const problems = fault.deadLetterProblems(obs.engineDeadLetterRecords);
+      check(problems.length === 0, listing('problems with the engine dead letters', problems));
+    } else {
+      check(obs.engineDeadLetters.length === 0, listing('records on the processors\' engine dead-letter topics', obs.engineDeadLetters));
+    }
+    check(running.problem() === undefined, `a process gave up: ${running.problem() ?? ''}`);
     check(obs.errors.length === 0, listing('reader or client errors', obs.errors));
     const copies = [...obs.originCopies].map(([topic, n]) => `${n} on ${topic.slice(prefix.length)}`).join(', ') || 'none';
     t.log(`${target.name}: ${obs.paid} PAY commands, ${obs.statusLog.length} status events (${duplicates.length} duplicated effects), ${obs.completed.size} order-completed events; re-sent copies dropped by origin: ${copies}; gateway replays ${stats.replays}`);
+    if (fault) t.log(`${target.name}: the reader was redelivered ${obs.redelivered} records it had read, skipped ${obs.injectedSeen} injected ones; the client retried ${obs.sendRetries} sends`);
     if (crashes.length > 0) t.log(`${target.name}: ${describeCrashes(crashes)}`);
     const paymentCrashes = crashes.filter((r) => r.step.processor === 'payment');
     check(paymentCrashes.every((r) => (r.callsInFlight ?? 0) > 0),
@@ -229,9 +302,10 @@ export async function runSaga(t: ExecutionContext, target: BrokerTarget, options
     // The real guarantee: this run against the scenario's prediction, which is the same for both
     // brokers. Comparing with the other broker's file only repeats it when both passed, and
     // catches a difference when the prediction itself was wrong in the same way for one of them.
-    const predicted = stateDifferences(predictedState(scenario), state);
+    const predicted = stateDifferences(predictedState(judged), state);
     check(predicted.length === 0, listing('differences from the predicted final state (predicted vs this run)', predicted));
-    compareWithOtherBroker(t, check, scenario, variant.name, target.name, state, failures.length === 0);
+    // A fault run's prediction depends on what the fault delayed: nothing to compare across brokers.
+    if (!fault) compareWithOtherBroker(t, check, scenario, variant.name, target.name, state, failures.length === 0);
     lap('checked');
     if (failures.length > 0) failed = true;
     t.is(failures.length, 0, `${failures.length} checks failed:\n\n${failures.join('\n\n')}`);
@@ -267,6 +341,19 @@ function compareWithOtherBroker(
 function describeCrashes(crashes: readonly CrashRecord[]): string {
   const calls = (r: CrashRecord) => (r.callsInFlight === undefined ? '' : `, ${r.callsInFlight} gateway calls in flight`);
   return `${crashes.length} crashes: ${crashes.map((r) => `${r.step.processor} killed at ${r.placed} placed (${r.unfinished} unfinished, ${r.awaitingPayment} awaiting payment${calls(r)}), down ${(r.downMs / 1000).toFixed(1)} s`).join('; ')}`;
+}
+
+/** Paying orders that ended CANCELLED by the payment deadline: their PAY came too late. */
+function paidButTimedOut(s: Scenario, statuses: ReadonlyMap<string, readonly OrderStatusChanged[]>): Set<string> {
+  return new Set(s.orders.filter((o) => {
+    const last = statuses.get(o.placed.orderId)?.at(-1);
+    return o.behaviour === 'PAY' && !o.outOfStock && last?.to === 'CANCELLED' && (last.reason ?? '').startsWith('PAYMENT_TIMEOUT');
+  }).map((o) => o.placed.orderId));
+}
+
+/** The scenario with the given orders' buyers abandoning instead of paying. */
+function asAbandoned(s: Scenario, ids: ReadonlySet<string>): Scenario {
+  return { ...s, orders: s.orders.map((o) => (ids.has(o.placed.orderId) ? { ...o, behaviour: 'ABANDON' as const } : o)) };
 }
 
 /** Counts of orders per latest status among those not yet terminal, with a few examples. */

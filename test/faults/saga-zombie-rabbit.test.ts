@@ -1,0 +1,5 @@
+/** The order saga on RabbitMQ under a fault: see saga-faults.ts. */
+import test from 'ava';
+import { zombie } from './saga-faults.ts';
+
+test.serial('rabbit: a processor frozen past its session and woken causes no duplicate effect', zombie('rabbit'));
