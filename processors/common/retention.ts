@@ -10,7 +10,9 @@
  * takes the due prefix of it. A punctuation costs what is due, not a scan of the whole store, and
  * the index is an ordinary logged store, so due times survive restarts and move with the task.
  * Each punctuation handles at most `maxPerPunctuation` due entries and leaves the rest for the
- * next one (after a long outage a backlog of due entries is worked off in bounded slices).
+ * next one (after a long outage a backlog of due entries is worked off in bounded slices). The
+ * engine's `range` returns an array, not a lazy iterator as Kafka Streams' does, so a backlog's
+ * index keys are read once and worked off from memory, rather than read again each punctuation.
  *
  * The retention is also the horizon of each processor's idempotency: a duplicate of an event
  * arriving after its order's state was deleted finds no state. To keep such a late duplicate from
@@ -87,6 +89,10 @@ export interface DueExpiry {
 
 /** Typed access to an expiry index store. */
 export class ExpiryIndex {
+  /** Due index entries read but not handed out yet (a backlog larger than one slice), and the next one. */
+  private backlog: { readonly key: string; readonly due: number }[] = [];
+  private next = 0;
+
   constructor(private readonly store: KeyValueStore<string, string>) {}
 
   /** Schedules `payload` for `due`; `id` keeps entries due at the same time apart (same id and time: one entry). */
@@ -96,8 +102,18 @@ export class ExpiryIndex {
 
   /** Entries due at or before `now`, oldest first, at most `limit`. */
   due(now: number, limit: number): DueExpiry[] {
-    return this.store.range(undefined, `${timeKey(now)}/\uffff`).slice(0, limit)
-      .map(({ key, value }) => ({ key, due: Number(key.slice(0, TIME_KEY_WIDTH)), payload: value }));
+    if (this.next >= this.backlog.length) {
+      this.backlog = this.store.range(undefined, `${timeKey(now)}/\uffff`).map(({ key }) => ({ key, due: Number(key.slice(0, TIME_KEY_WIDTH)) }));
+      this.next = 0;
+    }
+    const out: DueExpiry[] = [];
+    while (out.length < limit && this.next < this.backlog.length) {
+      const { key, due } = this.backlog[this.next++]!;
+      // Read again: gone meanwhile (a restore after an aborted transaction) means nothing to do.
+      const payload = this.store.get(key);
+      if (payload !== undefined) out.push({ key, due, payload });
+    }
+    return out;
   }
 
   remove(key: string): void {
