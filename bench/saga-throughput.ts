@@ -17,7 +17,7 @@
  * Per-order latency under that burst (p50, p99) is mostly queueing and printed for reference.
  *
  *   bash scripts/services up kafka rabbit        (for kafka, rabbit)
- *   node --import tsx bench/saga-throughput.ts [orders=500] [rounds=3] [transport=memory|kafka|rabbit] [guarantee=exactly_once|at_least_once]
+ *   [IDLE_COMMIT_MS=0] node --import tsx bench/saga-throughput.ts [orders=500] [rounds=3] [transport=memory|kafka|rabbit] [guarantee=exactly_once|at_least_once]
  */
 import { randomUUID } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -38,6 +38,8 @@ import { median, percentile, reader, send, waitFor } from './support.ts';
 const ORDERS = Number(process.argv[2] ?? 500);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const TRANSPORT = process.argv[4] ?? 'memory';
+/** IDLE_COMMIT_MS=0: commit at the interval only (the engine's default commits 5 ms after the input pauses). */
+const IDLE_COMMIT_MS = process.env.IDLE_COMMIT_MS === undefined ? undefined : Number(process.env.IDLE_COMMIT_MS);
 const GUARANTEE = process.argv[5] ?? 'exactly_once';
 if (TRANSPORT !== 'memory' && TRANSPORT !== 'kafka' && TRANSPORT !== 'rabbit') throw new Error(`transport must be memory, kafka or rabbit, not ${TRANSPORT}`);
 if (GUARANTEE !== 'exactly_once' && GUARANTEE !== 'at_least_once') throw new Error(`guarantee must be exactly_once or at_least_once, not ${GUARANTEE}`);
@@ -133,7 +135,10 @@ async function oneHop(): Promise<Result> {
     await run.transport.admin().createTopics([input, output].map((name) => ({ name, partitions: PARTITIONS, kind: 'replayable' as const })));
     const b = new StreamsBuilder();
     b.stream(input, consumed).mapValues((o): OrderPlaced => ({ ...o, idempotencyKey: o.orderId })).to(output, run.contracts.produced('order-placed'));
-    app = new StreamsApp(b.build(), { applicationId, transport: run.transport, guarantee, commitIntervalMs: COMMIT_INTERVAL_MS, logger: () => {} });
+    app = new StreamsApp(b.build(), {
+      applicationId, transport: run.transport, guarantee, commitIntervalMs: COMMIT_INTERVAL_MS, logger: () => {},
+      ...(IDLE_COMMIT_MS === undefined ? {} : { idleCommitMs: IDLE_COMMIT_MS }),
+    });
     await app.start();
     const seen = new Map<string, number>();
     read = await reader(run, [output], async (topic, key, value) => {
@@ -178,6 +183,7 @@ async function saga(): Promise<Result> {
     // seconds under the burst would read as gateway timeouts (2 s by default) and open the circuit.
     PG_TIMEOUT_MS: '30000',
     GUARANTEE: guarantee, COMMIT_INTERVAL_MS: String(COMMIT_INTERVAL_MS), TOPIC_PARTITIONS: String(PARTITIONS),
+    ...(IDLE_COMMIT_MS === undefined ? {} : { IDLE_COMMIT_MS: String(IDLE_COMMIT_MS) }),
   }, (line) => { log.push(line); }, { appIdPrefix: run.prefix });
   let problem: string | undefined;
   job.stopped().catch((e: unknown) => { problem = `a processor stopped: ${e instanceof Error ? e.message : String(e)}\n${log.slice(-15).join('\n')}`; });

@@ -12,6 +12,7 @@
  *   TOPIC_PREFIX              prepended to every contract topic (isolates tenants and test runs)
  *   TOPIC_PARTITIONS          partitions of contract topics the contract leaves open (default 3)
  *   COMMIT_INTERVAL_MS        engine commit interval
+ *   IDLE_COMMIT_MS            commit this long after the input pauses (default 5; 0: interval only)
  *   TASK_TIMEOUT_MS           how long tasks may make no progress through retriable failures (the
  *                             broker away) before the processor exits 2 with the reason (default 300000)
  *   METRICS_PORT              serve Prometheus metrics on <METRICS_HOST>:<port>/metrics
@@ -87,6 +88,7 @@ export async function startProcessor(spec: ProcessorSpec, options: ProcessorOpti
   const logger = options.logger ?? ((line: string) => process.stderr.write(`[${applicationId}] ${line}\n`));
   await ensureContractTopics(options.transport.admin(), options.contracts, spec.topics, { partitions: numberFromEnv(env, 'TOPIC_PARTITIONS', 3) });
   const commitIntervalMs = env.COMMIT_INTERVAL_MS ? numberFromEnv(env, 'COMMIT_INTERVAL_MS', 100) : undefined;
+  const idleCommitMs = env.IDLE_COMMIT_MS ? numberFromEnv(env, 'IDLE_COMMIT_MS', 5) : undefined;
   const taskTimeoutMs = env.TASK_TIMEOUT_MS ? numberFromEnv(env, 'TASK_TIMEOUT_MS', 300_000) : undefined;
   const app = new StreamsApp(spec.topology(options.contracts, env), {
     applicationId,
@@ -96,6 +98,7 @@ export async function startProcessor(spec: ProcessorSpec, options: ProcessorOpti
     ...(env.STATE_DIR ? { stateDir: env.STATE_DIR } : {}),
     ...(commitIntervalMs !== undefined ? { commitIntervalMs } : {}),
     ...(taskTimeoutMs !== undefined ? { taskTimeoutMs } : {}),
+    ...(idleCommitMs !== undefined ? { idleCommitMs } : {}),
     errors: { deserialization: 'dead-letter', processing: 'dead-letter' },
     logger,
   });

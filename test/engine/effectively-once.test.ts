@@ -24,7 +24,7 @@ test('a crash between outputs and checkpoint: the unit is ignored on restore, re
   const producer = transport.producer();
   await producer.connect();
   const send = (n: number, from: number) => producer.send(Array.from({ length: n }, (_, i) => ({ topic: 'in', key: Buffer.from(JSON.stringify(`k${(from + i) % 2}`)), value: Buffer.from('1') })));
-  const config = { applicationId: 'eo', transport, guarantee: 'exactly_once' as const, commitIntervalMs: 10_000, logger: () => {} };
+  const config = { applicationId: 'eo', transport, guarantee: 'exactly_once' as const, commitIntervalMs: 10_000, idleCommitMs: 0, logger: () => {} };
 
   const first = new StreamsApp(topology(), config);
   await first.start();

@@ -21,6 +21,13 @@ export interface StreamsConfig {
   readonly errors?: Partial<ErrorHandling>;
   /** Partitions of internal topics whose count nothing else decides. */
   readonly defaultPartitions?: number;
+  /**
+   * Commit this long after a batch when no other batch came meanwhile (the input has caught up),
+   * instead of waiting for `commitIntervalMs`: an order crossing many hops then pays a few
+   * milliseconds per hop, not a commit interval, while a busy input still commits per interval.
+   * 0 turns it off (Kafka Streams' behaviour). Default 5.
+   */
+  readonly idleCommitMs?: number;
   /** Wall-clock punctuation and commit timer period. Default 50 ms. */
   readonly tickMs?: number;
   readonly logger?: (line: string) => void;
@@ -53,6 +60,7 @@ export function resolveConfig(c: StreamsConfig): ResolvedConfig {
     instanceId,
     stateDir: c.stateDir ?? join(tmpdir(), 'orderstream', c.applicationId, instanceId),
     defaultPartitions: c.defaultPartitions ?? 1,
+    idleCommitMs: c.idleCommitMs ?? 5,
     tickMs: c.tickMs ?? 50,
     logger,
     taskTimeoutMs: c.taskTimeoutMs ?? 300_000,

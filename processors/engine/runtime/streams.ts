@@ -58,7 +58,11 @@ export class StreamsApp {
   private globalGroup: string | undefined;
   private globals: GlobalStores | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** Armed after each batch (idleCommitMs): fires only if no other batch came meanwhile. */
+  private idleTimer: NodeJS.Timeout | undefined;
   private lastCommit = Date.now();
+  /** How long the last commit that wrote something took. */
+  private lastCommitMs = 0;
   private commitRequested = false;
   private readonly incarnation = randomUUID().slice(0, 8);
   private failure: Error | undefined;
@@ -136,6 +140,7 @@ export class StreamsApp {
   async close(): Promise<void> {
     if (this.state === 'CLOSED') return;
     clearInterval(this.timer);
+    clearTimeout(this.idleTimer);
     if (this.state === 'RUNNING') await this.inLane(() => this.commit()).catch((e: unknown) => this.config.logger(`final commit failed: ${errorMessage(e)}`));
     this.#state = 'CLOSED';
     await this.teardown();
@@ -385,6 +390,23 @@ export class StreamsApp {
     const last = batch.records[batch.records.length - 1];
     if (last && batch.highWatermark !== undefined) this.metrics.lag(id!, `${batch.topic}/${batch.partition}`, Math.max(0, batch.highWatermark - last.offset - 1));
     await this.maybeCommit();
+    this.armIdleCommit();
+  }
+
+  /**
+   * A commit once the input pauses: the next batch, if one comes first, re-arms it. The pause
+   * must also be as long as the last commit took, so that on a slow broker a trickle of small
+   * batches does not spend the lane on commits (at most about half its time).
+   */
+  private armIdleCommit(): void {
+    clearTimeout(this.idleTimer);
+    if (this.config.idleCommitMs <= 0) return;
+    const generation = this.generation;
+    const wait = Math.max(this.config.idleCommitMs, this.lastCommitMs);
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      void this.inLane(() => (this.state === 'RUNNING' && !this.recovering && generation === this.generation ? this.commit() : undefined)).catch(() => undefined);
+    }, wait);
   }
 
   private async tick(): Promise<void> {
@@ -421,7 +443,8 @@ export class StreamsApp {
       throw new CommitFailure(`commit of ${outputs.length} outputs, ${changelog.length} changelog entries and ${positions.length} positions failed: ${errorMessage(e)}`, {}, { cause: e });
     }
     for (const p of positions) this.committedPositions.set(tpKey(p), p.offset);
-    for (const id of this.tasks.keys()) this.metrics.committed(id, performance.now() - started);
+    this.lastCommitMs = performance.now() - started;
+    for (const id of this.tasks.keys()) this.metrics.committed(id, this.lastCommitMs);
     this.progressed();
   }
 
@@ -529,6 +552,7 @@ export class StreamsApp {
     this.#state = 'ERROR';
     this.config.logger(`stopped by error: ${error.message}`);
     clearInterval(this.timer);
+    clearTimeout(this.idleTimer);
     void this.teardown().finally(() => this.done.reject(error));
   }
 
