@@ -31,6 +31,7 @@ test('the synchronous text is exactly prom-client\'s own exposition of the regis
   const sync = m.prometheus('order"processor');
   t.is(sync, await m.text('order"processor'));
   t.is(m.prometheus('order"processor'), sync, 'rendering twice changes nothing');
+  t.regex(sync, /^orderstream_state_restore_seconds_total\{task="0_1",application="order\\"processor"\} 0\.05$/m, 'restore time, in seconds');
 });
 
 test('Kafka Streams names: process-total, latency avg/max in ms, histograms with buckets, records-lag, restore, client-state', (t) => {

@@ -60,6 +60,7 @@ export class Metrics {
     commitMax: this.gauge('kafka_stream_task_commit_latency_max', 'Longest commit over the last 30 s, ms (Kafka Streams commit-latency-max).'),
     lag: new Gauge<TaskLabel | 'topic' | 'partition'>({ name: 'kafka_stream_consumer_records_lag', help: 'Records behind the end of the input partition at the last fetch (consumer records-lag).', labelNames: ['task', 'topic', 'partition'], registers: [this.registry] }),
     restoreTotal: this.counter('kafka_stream_state_restore_total', 'Changelog records applied while restoring (Kafka Streams restore-total).'),
+    restoreSeconds: this.counter('orderstream_state_restore_seconds_total', 'Seconds spent restoring stores from their changelogs (Kafka Streams reports it as restore-latency).'),
     restoreRemaining: this.gauge('kafka_stream_state_restore_remaining_records_total', 'Changelog records still to restore (Kafka Streams restore-remaining-records-total).'),
     produced: this.counter('orderstream_task_records_produced_total', 'Records the task sent to sink topics.'),
     deadLetters: new Counter<TaskLabel | 'reason'>({ name: 'orderstream_task_dead_letters_total', help: 'Records the task sent to the dead-letter topic, by reason (deserialization, processing, production).', labelNames: ['task', 'reason'], registers: [this.registry] }),
@@ -102,6 +103,7 @@ export class Metrics {
     m.restoredRecords += records;
     m.restoreSeconds += ms / 1000;
     this.f.restoreTotal.inc(this.labels(task), records);
+    this.f.restoreSeconds.inc(this.labels(task), ms / 1000);
     this.f.restoreRemaining.set(this.labels(task), 0);
     this.inferredState = 'RUNNING';
   }
