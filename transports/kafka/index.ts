@@ -540,7 +540,11 @@ class KafkaConsumerClient implements Consumer {
         retries: 5, initialRetryTime: 200, maxRetryTime: 2000,
         // KafkaJS restarts itself after retriable crashes; an outage it calls non-retriable (a
         // connection error wrapped in KafkaJSNonRetriableError) is recovered from below instead.
-        restartOnFailure: async (e) => classifyKafkaError(e) !== 'fenced',
+        // Nor once this client is being disconnected or was replaced: KafkaJS asks this after its
+        // own disconnect of the crashed consumer, so a disconnect() that came meanwhile (the
+        // engine re-initialising its tasks while the broker is away) did not cancel the restart,
+        // and the restarted ghost rejoined the group and held partitions nobody processed.
+        restartOnFailure: async (e) => classifyKafkaError(e) !== 'fenced' && this.running && c === this.consumer,
       },
     });
     const { REBALANCING, GROUP_JOIN, CRASH } = c.events;
