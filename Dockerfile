@@ -5,8 +5,10 @@
 FROM node:20-slim
 
 WORKDIR /app
-# The manifests alone first, so the dependency layer survives source edits.
+# The manifests alone first, so the dependency layer survives source edits; the patches are
+# applied by the install (postinstall: patch-package).
 COPY package.json package-lock.json ./
+COPY patches ./patches
 RUN npm ci --no-audit --no-fund && npm cache clean --force
 
 COPY . .
