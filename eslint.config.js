@@ -21,6 +21,10 @@ export default tseslint.config(
         selector: "MemberExpression[object.property.name='topology'][property.name=/^(add[A-Z]\\w*|copartition|validate)$/]",
         message: "the builder's topology is the engine's internal graph: use StreamsBuilder's methods (copartition, internalTopic, addStateStore) or the Topology returned by build()",
       }],
+      'no-restricted-imports': ['error', { patterns: [{
+        group: ['**/engine/runtime/*', '**/engine/dsl/*', '**/engine/stores/*'],
+        message: 'import the engine from processors/engine/index.ts: its runtime, DSL and store modules are internal',
+      }] }],
     },
   },
   {

@@ -38,7 +38,7 @@ import { randomUUID } from 'node:crypto';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { endpoints } from '../scripts/endpoints.ts';
 import { startSystem, type System } from '../gateway/system.ts';
-import { isMarker } from '../processors/engine/runtime/read-to-end.ts';
+import { isMarker } from '../processors/engine/index.ts';
 import type { OrderPlaced, OrderStatus, OrderStatusChanged } from '../schemas/index.ts';
 import type { Consumer } from '../transports/index.ts';
 import { Api } from '../test/gateway/api.ts';

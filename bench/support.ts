@@ -1,6 +1,6 @@
 /** Helpers every benchmark shares: the statistics they print, the wait for an outcome, and the saga's topics. */
 import type { Contracts } from '../processors/common/index.ts';
-import { isMarker } from '../processors/engine/runtime/read-to-end.ts';
+import { isMarker } from '../processors/engine/index.ts';
 import type { TopicName, TopicValue } from '../schemas/index.ts';
 import type { Consumer, Producer, Transport } from '../transports/index.ts';
 

@@ -7,8 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { valueSerdeOf, type Contracts } from '../../processors/common/index.ts';
-import { Deduplicator } from '../../processors/engine/index.ts';
-import { isMarker } from '../../processors/engine/runtime/read-to-end.ts';
+import { Deduplicator, isMarker } from '../../processors/engine/index.ts';
 import type { ChatMessage, OrderStatusChanged } from '../../schemas/index.ts';
 import type { Consumer, Transport } from '../../transports/index.ts';
 

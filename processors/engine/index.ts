@@ -23,6 +23,7 @@ export { StreamsApp, type StreamsState } from './runtime/streams.ts';
 export { prometheusText, escapeLabel, type Metrics } from './runtime/metrics.ts';
 export type { StreamsConfig, ProcessingGuarantee } from './runtime/config.ts';
 export { Deduplicator, ORIGIN_HEADER, decodeOrigin } from './runtime/effectively-once.ts';
+export { isMarker, MARKER_HEADER, MARKER_KEY } from './runtime/read-to-end.ts';
 // Windows, windowed aggregations, suppression, stream–stream and foreign-key joins.
 export { TimeWindows, SlidingWindows, SessionWindows, JoinWindows, type Window } from './dsl/windows.ts';
 export { WindowedSerdes, type Windowed, type WindowedSerde } from './dsl/windowed.ts';

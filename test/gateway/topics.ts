@@ -1,7 +1,7 @@
 /** Reads what is on a contract topic right now (a fresh group from the earliest record), decoded. */
 import { randomUUID } from 'node:crypto';
 import type { System } from '../../gateway/system.ts';
-import { isMarker } from '../../processors/engine/runtime/read-to-end.ts';
+import { isMarker } from '../../processors/engine/index.ts';
 import { avroValueSerde, type TopicName, type TopicValue } from '../../schemas/index.ts';
 
 /** Every record of the topic, read until `quietMs` pass without a new one. */

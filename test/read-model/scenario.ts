@@ -12,8 +12,7 @@ import type { ConsumedRecord, Consumer, Producer, Transport } from '../../transp
 import type { Persistence } from '../../persistence/types.ts';
 import { avroValueSerde, type ChatMessage, type OrderPlaced, type OrderStatus, type OrderStatusChanged, type TopicName, type TopicValue } from '../../schemas/index.ts';
 import { registryContracts, type Contracts, type Env } from '../../processors/common/index.ts';
-import { DeadLetterHeaders } from '../../processors/engine/index.ts';
-import { MARKER_HEADER, MARKER_KEY } from '../../processors/engine/runtime/read-to-end.ts';
+import { DeadLetterHeaders, MARKER_HEADER, MARKER_KEY } from '../../processors/engine/index.ts';
 import type { StoredLevel } from '../../processors/stock/stores.ts';
 import { startProjection, type RunningProjection } from '../../processors/read-model/index.ts';
 import {

@@ -11,8 +11,7 @@
  * re-sent copies after a crash carry their origin and the engine's `Deduplicator` drops them.
  */
 import type { Client } from '@confluentinc/schemaregistry';
-import { DeadLetterHeaders, Deduplicator } from '../../processors/engine/index.ts';
-import { isMarker } from '../../processors/engine/runtime/read-to-end.ts';
+import { DeadLetterHeaders, Deduplicator, isMarker } from '../../processors/engine/index.ts';
 import { derivedId } from '../../processors/common/index.ts';
 import {
   avroValueSerde, type OrderCommand, type OrderCompletedMessage, type OrderStatusChanged, type RegistrySerde,
