@@ -17,20 +17,20 @@
  *
  * Writes bench/results/kafka-peers.json and bench/results/kafka-peers.png.
  */
-import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Kafka, logLevel, type Admin, type Message } from 'kafkajs';
-import { endpoints } from '../scripts/endpoints.ts';
+import type { Admin, Message } from 'kafkajs';
 import { esc, renderPng } from './chart.ts';
+import { BROKERS, STREAMS_CP, createTopics as createKafkaTopics, ensureJar, kafka as kafkaClient, outputEnd, waitOutput } from './lib/kafka.ts';
+import { lastJson, runMeasured } from './lib/measure.ts';
+import { GUARANTEES, PARTITIONS, VALUE_BYTES, countKey, engineTopology, type Guarantee, type Workload } from './lib/workloads.ts';
 import { median } from './support.ts';
 
 // ---- public shapes of the results file -------------------------------------------------------
 
-export type Workload = 'pass' | 'count';
-export type Guarantee = 'at_least_once' | 'exactly_once';
+export type { Guarantee, Workload };
 export type System = 'engine' | 'engine-platformatic' | 'kafkajs' | 'kafka-streams';
 
 /** One run of one system: wall-clock records/s and the app process's CPU seconds. */
@@ -56,33 +56,10 @@ export interface Cell {
   readonly ratio?: number;
 }
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const STREAMS_DIR = join(HERE, 'kafka-streams');
-const STREAMS_JAR = join(STREAMS_DIR, 'target', 'kafka-streams-peer-1.jar');
-const STREAMS_CP = `${STREAMS_JAR}:${join(STREAMS_DIR, 'target', 'lib', '*')}`;
-const RESULTS = join(HERE, 'results');
-const PARTITIONS = 6;
-const VALUE_BYTES = 200;
-/** Output and changelog topics take a whole backlog's batch, as in the issue's measurements. */
-const MAX_MESSAGE_BYTES = String(16 * 1024 * 1024);
-const BROKERS = endpoints().kafkaBrokers;
-const GUARANTEES: readonly Guarantee[] = ['at_least_once', 'exactly_once'];
+const RESULTS = join(dirname(fileURLToPath(import.meta.url)), 'results');
 
-const kafka = () => new Kafka({ clientId: 'kafka-peers', brokers: [...BROKERS], logLevel: logLevel.NOTHING });
-const countKey = (i: number, keys: number) => `key-${i % keys}`;
-
-/** Sum over partitions of the topic's end offset: the records written (plus markers under EOS). */
-async function outputEnd(admin: Admin, topic: string): Promise<number> {
-  return (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
-}
-
-async function waitOutput(admin: Admin, topic: string, n: number, what: () => string, timeoutMs = 600_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (await outputEnd(admin, topic) < n) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const kafka = () => kafkaClient('kafka-peers');
+const createTopics = (admin: Admin, names: readonly string[], big: boolean) => createKafkaTopics(admin, names, { partitions: PARTITIONS, big });
 
 // ---- child side: one system runs one workload, prints {records, ms, recordsPerSec, steadyPerSec}
 
@@ -102,12 +79,7 @@ async function childEngine(a: ChildArgs): Promise<Timing> {
     transport = new KafkaTransport({ brokers: BROKERS, logLevel: 'nothing' });
   }
   const b = new StreamsBuilder();
-  if (a.workload === 'pass') {
-    b.stream(a.input, { keySerde: Serdes.buffer(), valueSerde: Serdes.buffer() }).to(a.output, { keySerde: Serdes.buffer(), valueSerde: Serdes.buffer() });
-  } else {
-    b.stream(a.input, { keySerde: Serdes.string(), valueSerde: Serdes.string() }).groupByKey().count()
-      .toStream().to(a.output, { keySerde: Serdes.string(), valueSerde: Serdes.long() });
-  }
+  engineTopology(b, Serdes, a.workload, a.input, a.output);
   const app = new StreamsApp(b.build(), { applicationId: a.id, transport, guarantee: a.guarantee, defaultPartitions: PARTITIONS, logger: () => {} });
   const admin = kafka().admin();
   await admin.connect();
@@ -210,58 +182,6 @@ async function child(argv: string[]): Promise<void> {
 
 // ---- parent side ------------------------------------------------------------------------------
 
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
-
-/**
- * Runs a command under bash, which reports the CPU of its waited-for children (cutime+cstime of
- * /proc/<bash>/stat) after the command exits: the app's own CPU, start-up to exit.
- */
-async function runMeasured(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<{ stdout: string; cpuSec: number }> {
-  const script = '"$@"; rc=$?; echo "@@CPU $(cut -d" " -f16,17 /proc/$$/stat)"; exit $rc';
-  return new Promise((resolve, reject) => {
-    const p = spawn('bash', ['-c', script, 'bash', cmd, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    p.on('error', reject);
-    p.on('close', (code) => {
-      const m = /@@CPU (\d+) (\d+)/.exec(stdout);
-      if (code !== 0 || !m) return reject(new Error(`${cmd} ${args.join(' ')} exited ${code}:\n${stderr.slice(-3000)}\n${stdout.slice(-1000)}`));
-      resolve({ stdout: stdout.replace(m[0], ''), cpuSec: (Number(m[1]) + Number(m[2])) / CLK_TCK });
-    });
-  });
-}
-
-const lastJson = (s: string) => JSON.parse(s.trim().split('\n').filter((l) => l.startsWith('{')).pop()!) as { ms: number; recordsPerSec: number; steadyPerSec: number };
-
-function ensureJar(): void {
-  if (existsSync(STREAMS_JAR) && existsSync(join(STREAMS_DIR, 'target', 'lib'))) return;
-  console.log('building bench/kafka-streams (mvn -B -q package)…');
-  const r = spawnSync('mvn', ['-B', '-q', 'package'], { cwd: STREAMS_DIR, stdio: 'inherit' });
-  if (r.status !== 0) throw new Error('mvn package failed in bench/kafka-streams');
-}
-
-async function createTopics(admin: Admin, names: readonly string[], big: boolean): Promise<void> {
-  // A few attempts: on the shared machine the broker answers UNKNOWN_TOPIC_OR_PARTITION for a while
-  // when it is slow to place leaders (or another suite restarts it).
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const existing = new Set(await admin.listTopics());
-      const missing = names.filter((t) => !existing.has(t));
-      if (missing.length === 0) return;
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1, configEntries: big ? [{ name: 'max.message.bytes', value: MAX_MESSAGE_BYTES }] : [] })),
-      });
-      return;
-    } catch (e) {
-      if (attempt >= 5) throw e;
-      await new Promise((r) => setTimeout(r, 1000 * attempt));
-    }
-  }
-}
-
 /** The input of one workload, produced once and read by every run (each in its own group). */
 async function produceInput(admin: Admin, workload: Workload, records: number, keys: number): Promise<string> {
   const topic = `bench-peers-in-${workload}-${randomUUID().slice(0, 8)}`;
@@ -294,7 +214,7 @@ async function runSystem(admin: Admin, system: System, workload: Workload, guara
     } else {
       res = await runMeasured(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', system, workload, guarantee, input, output, String(records), id]);
     }
-    const j = lastJson(res.stdout);
+    const j = lastJson<{ ms: number; recordsPerSec: number; steadyPerSec: number }>(res.stdout);
     return { recordsPerSec: j.recordsPerSec, ms: j.ms, cpuSec: Math.round(res.cpuSec * 100) / 100, steadyPerSec: j.steadyPerSec };
   } finally {
     const internal = (await admin.listTopics()).filter((t) => t.startsWith(id));
