@@ -2,14 +2,13 @@
  * Typed persistence errors, with `retriable` as in the transports' errors: a duplicate key is a
  * fact about the data, an unreachable database may answer later.
  */
-export class PersistenceError extends Error {
-  readonly retriable: boolean;
+import { OrderstreamError } from '../errors/index.ts';
+
+export class PersistenceError extends OrderstreamError {
   readonly collection: string | undefined;
   constructor(message: string, context: { collection?: string; cause?: unknown } = {}, retriable = false) {
-    super(context.collection ? `${context.collection}: ${message}` : message, context.cause === undefined ? undefined : { cause: context.cause });
-    this.name = new.target.name;
+    super(context.collection ? `${context.collection}: ${message}` : message, { cause: context.cause, retriable });
     this.collection = context.collection;
-    this.retriable = retriable;
   }
 }
 

@@ -8,7 +8,8 @@ import type { Context, Middleware, Next } from 'koa';
 import type { Logger } from 'pino';
 import type { Histogram } from 'prom-client';
 import type { TokenService } from '../auth/tokens.ts';
-import { ApiError } from '../errors.ts';
+import { PersistenceError } from '../../persistence/errors.ts';
+import { ApiError, unavailable } from '../errors.ts';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
 
@@ -80,7 +81,25 @@ function toApiError(e: unknown): ApiError {
     const message = status === 400 ? `body: is not valid JSON (${(e as Error).message})` : (e as Error).message;
     return new ApiError(status, code, message, status === 400 ? { field: 'body' } : {});
   }
+  // A dependency away (the database restarting, a broker unreachable) is no bug of ours: the
+  // caller may retry, so it gets 503 and Retry-After, not 500.
+  const away = retriableCause(e);
+  if (away) {
+    const db = away instanceof PersistenceError;
+    return unavailable(db ? 'DATABASE_UNAVAILABLE' : 'DEPENDENCY_UNAVAILABLE', `${db ? 'the database' : 'a dependency'} is unavailable, try again shortly: ${away.message}`, RETRY_AFTER_SECONDS, e);
+  }
   return new ApiError(500, 'INTERNAL', 'internal error', { cause: e });
+}
+
+/** What a 503 caused by a dependency away asks the caller to wait. */
+const RETRY_AFTER_SECONDS = 2;
+
+/** The first error in the cause chain that says a retry may succeed. */
+function retriableCause(e: unknown): Error | undefined {
+  for (let c = e, depth = 0; c instanceof Error && depth < 16; c = c.cause, depth++) {
+    if ((c as { retriable?: unknown }).retriable === true) return c;
+  }
+  return undefined;
 }
 
 /** Request durations per route template (never the raw path: ids would explode the label set). */
