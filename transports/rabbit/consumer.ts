@@ -21,7 +21,7 @@ import { Backoff } from '../backoff.ts';
 import { Membership, tryLock, unlock } from './group.ts';
 import type { RabbitTransport } from './index.ts';
 import { decode, partitionQueue } from './naming.ts';
-import { OffsetStore } from './offsets.ts';
+import { OFFSETS_DEFAULT_MAX_BYTES, OffsetStore } from './offsets.ts';
 
 interface Delivery {
   readonly record: ConsumedRecord;
@@ -45,12 +45,18 @@ interface OwnedPartition {
   ready: boolean;
   revoking: boolean;
   inFlight: Promise<void>;
+  /** The last position confirmed in the offsets stream, and when it was written there. */
+  committed: number | undefined;
+  writtenAt: number;
+  /** Commits published, not yet confirmed: a re-write meanwhile could publish an older position. */
+  committing: number;
 }
 
 const HEARTBEAT_MS = 500;
 /** After a reconnection, how long a failed rebalance step counts as the broker still starting. */
 const RECOVERY_GRACE_MS = 60_000;
 const DEBUG = process.env.ORDERSTREAM_DEBUG === 'rabbit';
+const OFFSETS_REFRESH_MS = 60_000;
 
 export class RabbitConsumer implements Consumer {
   private conn: ChannelModel | undefined;
@@ -70,9 +76,13 @@ export class RabbitConsumer implements Consumer {
   /** Set from a lost connection until a new one has joined the group again. */
   private recovering: Promise<void> | undefined;
   private recoveredAt = 0;
+  private readonly refreshMs: number;
+  private refreshing = false;
+  private refreshTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly transport: RabbitTransport, private readonly options: ConsumerOptions) {
     this.prefetch = Math.max(2000, (options.maxBatchSize ?? 500) * 2);
+    this.refreshMs = transport.options.offsetsRefreshMs ?? OFFSETS_REFRESH_MS;
   }
 
   private ctx(tp?: Partial<TopicPartition> & { offset?: number; cause?: unknown }) {
@@ -96,7 +106,7 @@ export class RabbitConsumer implements Consumer {
   private async open(): Promise<void> {
     const conn = await this.transport.connect();
     try {
-      const offsets = new OffsetStore(conn, this.options.groupId);
+      const offsets = new OffsetStore(conn, this.options.groupId, this.transport.options.offsetsMaxBytes ?? OFFSETS_DEFAULT_MAX_BYTES);
       await offsets.init();
       conn.on('close', () => { if (this.running && this.conn === conn) this.lost(); });
       this.conn = conn;
@@ -125,7 +135,38 @@ export class RabbitConsumer implements Consumer {
     this.membership = membership;
     await membership.join(() => this.scheduleTick());
     clearInterval(this.timer);
+    clearInterval(this.refreshTimer);
     this.timer = setInterval(() => this.scheduleTick(), HEARTBEAT_MS);
+    if (this.refreshMs > 0) this.refreshTimer = setInterval(() => this.refreshOffsets(), Math.max(20, Math.min(HEARTBEAT_MS, this.refreshMs / 4)));
+  }
+
+  /**
+   * Re-writes the position of every owned partition not committed for `offsetsRefreshMs`, so that
+   * the offsets stream's retention, which drops the oldest records of the group's stream, never
+   * drops the position of a partition that is owned but quiet. What is published is read right
+   * before publishing and skips partitions being revoked or with a commit in flight, so it is
+   * never older than a position this member published: the lock keeps every other member out.
+   */
+  private refreshOffsets(): void {
+    if (this.refreshMs <= 0 || this.refreshing || !this.offsets || this.recovering) return;
+    const due = (s: OwnedPartition, now: number) =>
+      !s.revoking && s.committing === 0 && s.committed !== undefined && now - s.writtenAt >= this.refreshMs;
+    const now = Date.now();
+    if (![...this.owned.values()].some((s) => due(s, now))) return;
+    this.refreshing = true;
+    const offsets = this.offsets;
+    let picked: OwnedPartition[] = [];
+    void offsets.write(() => {
+      const at = Date.now();
+      picked = [...this.owned.values()].filter((s) => due(s, at));
+      return picked.map((s) => ({ ...s.tp, offset: s.committed! }));
+    }).then(() => {
+      const at = Date.now();
+      for (const s of picked) s.writtenAt = at;
+    }, (e: unknown) => {
+      // Tried again at the next tick; a lost connection is handled by the recovery.
+      if (DEBUG) console.error(`[rabbit ${this.options.groupId}] re-writing positions failed: ${String(e)}`);
+    }).finally(() => { this.refreshing = false; });
   }
 
   /**
@@ -138,6 +179,7 @@ export class RabbitConsumer implements Consumer {
   private lost(): void {
     if (this.recovering || !this.running) return;
     clearInterval(this.timer);
+    clearInterval(this.refreshTimer);
     const states = [...this.owned.values()];
     for (const s of states) s.revoking = true;
     this.owned.clear();
@@ -229,6 +271,11 @@ export class RabbitConsumer implements Consumer {
 
   private async assign(tps: TopicPartition[]): Promise<void> {
     const committed = await this.offsets!.read(tps);
+    // Written again now that this member holds the locks, so that they are the newest records of
+    // the stream rather than whatever age the previous owner left them at.
+    const known = tps.map((tp, i) => ({ ...tp, offset: committed[i] })).filter((o): o is TopicPartitionOffset => o.offset !== undefined);
+    if (this.refreshMs > 0) await this.offsets!.write(known);
+    const writtenAt = Date.now();
     if (DEBUG) console.error(`[rabbit ${this.options.groupId}] assign ${tps.map(tpKey).join(',').replaceAll('\u0000', ':')} committed=${committed.join(',')}`);
     const states: OwnedPartition[] = [];
     for (let i = 0; i < tps.length; i++) {
@@ -240,6 +287,7 @@ export class RabbitConsumer implements Consumer {
       const state: OwnedPartition = {
         tp, kind, channel, consumerTag: undefined, buffer: [], nextOffset: committed[i] ?? 0, unacked: new Map(),
         floor: 0, epoch: 0, ready: false, revoking: false, inFlight: Promise.resolve(),
+        committed: committed[i], writtenAt, committing: 0,
       };
       this.owned.set(tpKey(tp), state);
       states.push(state);
@@ -329,6 +377,7 @@ export class RabbitConsumer implements Consumer {
     this.running = false;
     this.signal();
     clearInterval(this.timer);
+    clearInterval(this.refreshTimer);
     this.owned.clear();
     // Closing the connection hands every uncommitted record and every lock back to the broker.
     void (this.conn?.close().catch(() => undefined) ?? Promise.resolve()).finally(() => this.done.reject(error));
@@ -349,7 +398,14 @@ export class RabbitConsumer implements Consumer {
       if (msg) s.channel.ack(msg, true);
       for (const k of s.unacked.keys()) if (k < o.offset) s.unacked.delete(k);
     });
-    await this.offsets!.write(offsets);
+    for (const s of states) s.committing++;
+    try {
+      await this.offsets!.write(offsets);
+      const at = Date.now();
+      offsets.forEach((o, i) => { states[i]!.committed = o.offset; states[i]!.writtenAt = at; });
+    } finally {
+      for (const s of states) s.committing--;
+    }
   }
 
   async committed(partitions: readonly TopicPartition[]): Promise<(number | undefined)[]> {
@@ -390,6 +446,7 @@ export class RabbitConsumer implements Consumer {
   async disconnect(): Promise<void> {
     if (this.done.settled) return;
     clearInterval(this.timer);
+    clearInterval(this.refreshTimer);
     if (this.recovering) {
       this.running = false;
       this.signal();

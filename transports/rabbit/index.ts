@@ -43,6 +43,18 @@ export interface RabbitTransportOptions {
    * back-off allows, and fail sends in between at once with a retriable error.
    */
   readonly reconnect?: ReconnectOptions;
+  /**
+   * Size bound of a group's offsets stream (x-max-length-bytes), default 256 MiB. Fixed when the
+   * stream is first declared: a group whose stream exists with another bound cannot join.
+   */
+  readonly offsetsMaxBytes?: number;
+  /**
+   * A member re-writes the committed position of every partition it owns on assignment, and again
+   * for a partition not committed within this long (default 60 s), so that retention never drops a
+   * live group's position. 0 turns both off (positions then survive only within `offsetsMaxBytes`
+   * of later commits).
+   */
+  readonly offsetsRefreshMs?: number;
 }
 
 export const RABBIT_DEFAULT_MAX_MESSAGE_BYTES = 128 * 1024 * 1024;

@@ -19,25 +19,35 @@ interface OffsetEntry {
   readonly marker?: string;
 }
 
-/**
- * Old segments go once the stream passes its size bound; a partition whose group has not committed
- * for that long loses its position (rewriting positions on assignment is still to do, see README).
- */
 const READ_TIMEOUT_MS = 15_000;
 const READ_ATTEMPTS = 3;
 
-const RETENTION = { 'x-queue-type': 'stream', 'x-max-length-bytes': 256 * 1024 * 1024, 'x-stream-max-segment-size-bytes': 8 * 1024 * 1024 };
+/**
+ * Old segments go once the stream passes its size bound, so a position written once is lost after
+ * that much later commit traffic of its group. Kafka keeps a live group's offsets for as long as
+ * the group lives (KIP-211, Kafka 2.1: offsets.retention.minutes counts only from the moment the
+ * group is empty); a stream has no such notion, so the owner of a partition re-writes its position
+ * on assignment and periodically while it does not move (see RabbitConsumer.refreshOffsets).
+ */
+export const OFFSETS_DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
+const MAX_SEGMENT_BYTES = 8 * 1024 * 1024;
+
+function retention(maxBytes: number): Record<string, unknown> {
+  // A segment is the unit retention drops: several of them fit in the bound, or nothing would go.
+  const segment = Math.max(4096, Math.min(MAX_SEGMENT_BYTES, Math.floor(maxBytes / 4)));
+  return { 'x-queue-type': 'stream', 'x-max-length-bytes': maxBytes, 'x-stream-max-segment-size-bytes': segment };
+}
 
 export class OffsetStore {
   private readonly stream: string;
   private writing: Promise<ConfirmChannel> | undefined;
 
-  constructor(private readonly conn: ChannelModel, private readonly groupId: string) {
+  constructor(private readonly conn: ChannelModel, private readonly groupId: string, private readonly maxBytes = OFFSETS_DEFAULT_MAX_BYTES) {
     this.stream = offsetsStream(groupId);
   }
 
   async init(): Promise<void> {
-    await withChannel(this.conn, (ch) => ch.assertQueue(this.stream, { durable: true, arguments: RETENTION }));
+    await withChannel(this.conn, (ch) => ch.assertQueue(this.stream, { durable: true, arguments: retention(this.maxBytes) }));
   }
 
   /** One confirm channel for every commit: opening one per commit costs more than the write. */
@@ -50,16 +60,24 @@ export class OffsetStore {
     return this.writing;
   }
 
-  async write(offsets: readonly TopicPartitionOffset[]): Promise<void> {
-    if (offsets.length === 0) return;
+  /**
+   * Publishes positions and waits for their confirms. `offsets` may be a function, called once the
+   * channel is ready and right before publishing, so that what it returns is current then (a
+   * re-write must not publish a position older than a commit published meanwhile).
+   */
+  async write(given: readonly TopicPartitionOffset[] | (() => readonly TopicPartitionOffset[])): Promise<void> {
+    let offsets = typeof given === 'function' ? [] : given;
+    if (typeof given !== 'function' && offsets.length === 0) return;
     try {
       const ch = await this.writer();
+      if (typeof given === 'function') offsets = given();
+      if (offsets.length === 0) return;
       for (const o of offsets) ch.sendToQueue(this.stream, Buffer.from(JSON.stringify({ t: o.topic, p: o.partition, o: o.offset })), { persistent: true });
       await ch.waitForConfirms();
     } catch (cause) {
-      const o = offsets[0]!;
+      const o = offsets[0];
       // The offsets stream refuses nothing a retry could not fix: a nack, a lost channel or connection.
-      throw new CommitError('committed positions were not confirmed', { transport: 'rabbit', groupId: this.groupId, topic: o.topic, partition: o.partition, offset: o.offset, cause }, true);
+      throw new CommitError('committed positions were not confirmed', { transport: 'rabbit', groupId: this.groupId, topic: o?.topic, partition: o?.partition, offset: o?.offset, cause }, true);
     }
   }
 
