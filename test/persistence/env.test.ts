@@ -17,6 +17,7 @@ test('explicit choices', (t) => {
   t.deepEqual(persistenceConfigFromEnv({ DATA_DIR: '/var/lib/os' }, cwd), { kind: 'embedded', path: '/var/lib/os' });
   t.deepEqual(persistenceConfigFromEnv({ PERSISTENCE: 'mongo', MONGO_DB: 'shop' }, cwd), { kind: 'mongo', url: 'mongodb://127.0.0.1:27017', database: 'shop' });
   t.deepEqual(persistenceConfigFromEnv({ MONGO_URL: 'mongodb+srv://u:p@cluster.example/?retryWrites=true' }, cwd).kind, 'mongo');
+  t.deepEqual(persistenceConfigFromEnv({ MONGO_URL: 'mongodb://db:27017', MONGO_TIMEOUT_MS: '1500' }, cwd), { kind: 'mongo', url: 'mongodb://db:27017', database: 'orderstream', timeoutMs: 1500 });
 });
 
 test('bad values: the error names the variable', (t) => {
@@ -24,6 +25,7 @@ test('bad values: the error names the variable', (t) => {
   t.throws(() => persistenceConfigFromEnv({ MONGO_URL: 'http://db:27017' }, cwd), { message: /^MONGO_URL must be/ });
   t.throws(() => persistenceConfigFromEnv({ MONGO_URL: 'mongodb://' }, cwd), { message: /^MONGO_URL must be/ });
   t.throws(() => persistenceConfigFromEnv({ PERSISTENCE: 'mongo', MONGO_DB: 'my.db' }, cwd), { message: /^MONGO_DB must be/ });
+  t.throws(() => persistenceConfigFromEnv({ PERSISTENCE: 'mongo', MONGO_TIMEOUT_MS: '-5' }, cwd), { message: /^MONGO_TIMEOUT_MS must be a positive whole number/ });
   const dir = mkdtempSync(join(tmpdir(), 'orderstream-env-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'file'), '');
