@@ -101,3 +101,37 @@ export async function renderPng(svg: string, path: string): Promise<void> {
     await browser.close();
   }
 }
+
+/** One bar of a `barsSvg` group: its value sets the length, `note` is printed beside it. */
+export interface Bar {
+  readonly label: string;
+  readonly value: number;
+  readonly note?: string;
+  readonly color?: string;
+}
+
+/** Horizontal bars in named groups, one scale for all (benches comparing systems side by side). */
+export function barsSvg(title: string, subtitle: string, groups: readonly { name: string; bars: readonly Bar[] }[]): string {
+  const barH = 18;
+  const left = 280;
+  const width = 1100;
+  const plotW = width - left - 330;
+  const max = Math.max(1e-9, ...groups.flatMap((g) => g.bars.map((b) => b.value)));
+  const height = 70 + groups.reduce((h, g) => h + 26 + g.bars.length * (barH + 4), 0) + 20;
+  const parts: string[] = [`<text x="20" y="30" font-size="18" font-weight="bold">${esc(title)}</text>`,
+    `<text x="20" y="50" font-size="12" fill="#555">${esc(subtitle)}</text>`];
+  let y = 60;
+  for (const g of groups) {
+    parts.push(`<text x="20" y="${y + 14}" font-size="13" font-weight="bold">${esc(g.name)}</text>`);
+    y += 20;
+    g.bars.forEach((b, i) => {
+      const w = Math.max(1, (b.value / max) * plotW);
+      parts.push(`<text x="${left - 8}" y="${y + 13}" font-size="12" text-anchor="end">${esc(b.label)}</text>`,
+        `<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${b.color ?? PALETTE[i % PALETTE.length]!}"/>`,
+        `<text x="${left + w + 6}" y="${y + 13}" font-size="12">${esc(label(b.value))}${b.note ? `  ${esc(b.note)}` : ''}</text>`);
+      y += barH + 4;
+    });
+    y += 6;
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>${parts.join('')}</svg>`;
+}

@@ -3,7 +3,7 @@
  * output end offsets, and the Kafka Streams peer app (bench/kafka-streams/, built with Maven).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { endpoints } from '../../scripts/endpoints.ts';
@@ -18,9 +18,12 @@ export const STREAMS_CP = `${STREAMS_JAR}:${join(STREAMS_DIR, 'target', 'lib', '
 /** Output and changelog topics take a whole backlog's batch, as in issue 11's measurements. */
 export const MAX_MESSAGE_BYTES = String(16 * 1024 * 1024);
 
-/** Builds the Kafka Streams peer unless its jar and classpath are there already. */
+/** Builds the Kafka Streams peer unless its jar and classpath are there and newer than its sources. */
 export function ensureJar(): void {
-  if (existsSync(STREAMS_JAR) && existsSync(join(STREAMS_DIR, 'target', 'lib'))) return;
+  const sources = [join(STREAMS_DIR, 'pom.xml'), ...readdirSync(join(STREAMS_DIR, 'src'), { recursive: true, encoding: 'utf8' }).map((f) => join(STREAMS_DIR, 'src', f))];
+  const fresh = existsSync(STREAMS_JAR) && existsSync(join(STREAMS_DIR, 'target', 'lib'))
+    && sources.every((f) => statSync(f).mtimeMs <= statSync(STREAMS_JAR).mtimeMs);
+  if (fresh) return;
   console.log('building bench/kafka-streams (mvn -B -q package)…');
   const r = spawnSync('mvn', ['-B', '-q', 'package'], { cwd: STREAMS_DIR, stdio: 'inherit' });
   if (r.status !== 0) throw new Error('mvn package failed in bench/kafka-streams');

@@ -74,3 +74,10 @@ export async function cpuDuring<T>(pid: number | undefined, run: () => Promise<T
   const after = pid === undefined ? undefined : processCpuSec(pid);
   return { result, cpuSec: before === undefined || after === undefined ? undefined : Math.round((after - before) * 100) / 100 };
 }
+
+/**
+ * Said in every results file and table of these benches: the machine is shared. BENCH_NOTE
+ * replaces it (say, on a quiet machine).
+ */
+export const LOADED_MACHINE_NOTE = process.env.BENCH_NOTE
+  ?? 'Measured on a shared, loaded 2-core machine (other sessions\' tests and benchmarks running beside it): read the ratios within one run, not the absolute numbers.';
