@@ -1,6 +1,6 @@
 /** The harness RabbitMQ as the benches use it: a transport, whether it answers, and a sweep of a run's topics and groups. */
 import { endpoints } from '../../scripts/endpoints.ts';
-import { RabbitTransport } from '../../transports/index.ts';
+import { RabbitTransport, type Transport } from '../../transports/index.ts';
 import { Management } from '../../transports/rabbit/management.ts';
 import { offsetsStream } from '../../transports/rabbit/naming.ts';
 import { withTimeout } from '../../transports/util.ts';
@@ -21,7 +21,7 @@ export async function rabbitUp(): Promise<boolean> {
 }
 
 /** Deletes the groups and topics whose names start with `prefix` (a topic T is queues T.0 … T.n-1). */
-export async function sweepRabbit(transport: RabbitTransport, prefix: string): Promise<void> {
+export async function sweepRabbit(transport: Transport, prefix: string): Promise<void> {
   const m = new Management(endpoints().rabbitUrl, endpoints().rabbitManagementUrl);
   const offsets = offsetsStream('');
   const groups = (await m.queues(`${offsets}${prefix}`)).map((q) => q.slice(offsets.length));
