@@ -191,7 +191,7 @@ test('a commit on revocation that fails retriably: the tasks kept start again fr
   const logs: string[] = [];
   const config = { applicationId: 'rv', guarantee: 'exactly_once' as const, retryBackoffMs: 5, retryBackoffMaxMs: 40 };
   // A commits only when it must (revocation, close), so its work is uncommitted when B joins.
-  const a = new StreamsApp(topology(), { ...config, transport: faultyTransport(memory, faults), instanceId: 'a', commitIntervalMs: 600_000, logger: (l) => logs.push(l) });
+  const a = new StreamsApp(topology(), { ...config, transport: faultyTransport(memory, faults), instanceId: 'a', commitIntervalMs: 600_000, idleCommitMs: 0, logger: (l) => logs.push(l) });
   const b = new StreamsApp(topology(), { ...config, transport: memory, instanceId: 'b', commitIntervalMs: 20, logger: () => {} });
   t.teardown(async () => { await a.close(); await b.close(); });
   await a.start();

@@ -99,8 +99,11 @@ export class RecordCollector {
   async #serialize(pending: readonly Pending[]): Promise<ProducerRecord[]> {
     const out: ProducerRecord[] = [];
     for (const { record: r, taskId } of pending) {
-      const key = r.key === null || r.key === undefined ? null : r.keySerde ? await r.keySerde.serialize(r.topic, r.key) : (r.key as Buffer);
-      const value = r.value === null || r.value === undefined ? null : r.valueSerde ? await r.valueSerde.serialize(r.topic, r.value) : (r.value as Buffer);
+      // Awaited only when a serde is asynchronous: an await per record is a microtask turn each.
+      let key = r.key === null || r.key === undefined ? null : r.keySerde ? r.keySerde.serialize(r.topic, r.key) : (r.key as Buffer);
+      if (key instanceof Promise) key = await key;
+      let value = r.value === null || r.value === undefined ? null : r.valueSerde ? r.valueSerde.serialize(r.topic, r.value) : (r.value as Buffer);
+      if (value instanceof Promise) value = await value;
       let partition: number | undefined;
       const count = this.#options.partitions.get(r.topic);
       if (r.partitioner && count !== undefined) partition = r.partitioner(r.key, r.value, count);

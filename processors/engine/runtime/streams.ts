@@ -88,7 +88,7 @@ export class StreamsApp {
     });
     this.changelogReader = new StoreChangelogReader({
       topology, applicationId, transport, producer: () => this.plainProducer!, checkpointTopic: this.checkpointTopic(),
-      effectivelyOnce: this.effectivelyOnce, metrics: this.metrics,
+      effectivelyOnce: this.effectivelyOnce, metrics: this.metrics, stateDir: this.config.stateDir,
     });
     this.protocol = commitProtocol(guarantee, transport.capabilities, {
       groupId: applicationId, producer, consumer: () => this.consumer!, incarnation: this.incarnation,
@@ -141,7 +141,9 @@ export class StreamsApp {
     if (this.state === 'CLOSED') return;
     clearInterval(this.timer);
     clearTimeout(this.idleTimer);
-    if (this.state === 'RUNNING') await this.inLane(() => this.commit()).catch((e: unknown) => this.config.logger(`final commit failed: ${errorMessage(e)}`));
+    // The final commit and the local checkpoints in one lane step, and CLOSED at once: no batch may
+    // change a store after its final commit (its checkpoint would then not match its changelog).
+    if (this.state === 'RUNNING') await this.inLane(async () => { await this.commit(); this.#state = 'CLOSED'; await this.checkpointStores([...this.tasks.keys()]); }).catch((e: unknown) => this.config.logger(`final commit failed: ${errorMessage(e)}`));
     this.#state = 'CLOSED';
     await this.teardown();
     this.done.resolve();
@@ -331,8 +333,15 @@ export class StreamsApp {
       if (this.tasks.size > 0) throw new CommitFailure(`commit on revocation failed: ${errorMessage(e)}`, {}, { cause: e, retriable: isRetriable(e) });
       return;
     }
+    await this.checkpointStores([...ids]);
     for (const id of ids) this.closeTask(id);
     this.config.logger(`tasks revoked: ${[...ids].join(', ')}`);
+  }
+
+  /** Clean close of tasks: their persistent stores' local checkpoints; without one the next start restores in full. */
+  private async checkpointStores(ids: readonly string[]): Promise<void> {
+    const tasks = ids.map((id) => this.tasks.get(id)?.task).filter((t): t is StreamTask => t !== undefined);
+    await this.changelogReader.checkpoint(tasks).catch((e: unknown) => this.config.logger(`local checkpoint not written: ${errorMessage(e)}`));
   }
 
   private closeTask(id: string): void {
@@ -374,14 +383,20 @@ export class StreamsApp {
       const floor = entry.skipBelow.get(r.topic);
       if (floor !== undefined && r.offset < floor) continue;
       if (this.effectivelyOnce && !entry.dedup.admit(r)) continue;
-      const consumed = { topic: r.topic, partition: r.partition, offset: r.offset, timestamp: r.timestamp, headers: r.headers, raw: { key: r.key, value: r.value } };
+      const raw = { key: r.key, value: r.value };
       try {
-        decoded.push({ ...consumed, ...(await decode(source, r)) });
+        // Awaited only when a serde is asynchronous (Avro with a registry): an await per record
+        // costs a microtask turn each, which synchronous serdes need not pay.
+        let key = r.key === null ? null : source.keySerde.deserialize(r.topic, r.key);
+        if (key instanceof Promise) key = await key;
+        let value = r.value === null ? null : source.valueSerde.deserialize(r.topic, r.value);
+        if (value instanceof Promise) value = await value;
+        decoded.push({ topic: r.topic, partition: r.partition, offset: r.offset, timestamp: r.timestamp, headers: r.headers, raw, key, value });
       } catch (e) {
         // What decoded before it is processed first, so dead letters keep the input's order.
         entry.task.add(decoded.splice(0));
         entry.task.process();
-        entry.task.rejectUndecodable(consumed, e);
+        entry.task.rejectUndecodable({ topic: r.topic, partition: r.partition, offset: r.offset, timestamp: r.timestamp, headers: r.headers, raw }, e);
       }
     }
     entry.task.add(decoded);
