@@ -4,14 +4,21 @@
  * to the end. Under exactly_once it first reads the tasks' checkpoints (where each resumes, and,
  * without transactions, which commit units landed: entries of any other unit belong to a crashed
  * attempt and are skipped).
+ *
+ * A persistent store closed cleanly keeps its content and a local checkpoint (local-checkpoint.ts)
+ * of the changelog offset it holds: it is not cleared, and only the changelog past that offset is
+ * applied. Under effectively-once the unit filter applies to that tail as to a full replay; what
+ * the store holds below the offset passed the same filter when it was restored or was written by
+ * units this instance committed (any failed commit closes the tasks dirty, leaving no checkpoint).
  */
-import type { Producer, Transport } from '../../../transports/index.ts';
+import type { Producer, TopicPartition, Transport } from '../../../transports/index.ts';
 import { fromTpKey, tpKey } from '../../../transports/util.ts';
 import type { StateStore } from '../stores/store.ts';
 import { changelogName, resolveTopic, type Topology } from '../topology.ts';
 import { UNIT_HEADER, type Checkpoint } from './effectively-once.ts';
+import { deleteLocalCheckpoint, readLocalCheckpoint, writeLocalCheckpoint, type StoreOffset } from './local-checkpoint.ts';
 import type { Metrics } from './metrics.ts';
-import { readToEnd } from './read-to-end.ts';
+import { MARKER_HEADER, MARKER_KEY, readToEnd } from './read-to-end.ts';
 import type { StreamTask } from './task.ts';
 
 /** A task's latest checkpoint and every commit unit it ever checkpointed. */
@@ -30,6 +37,15 @@ export interface ChangelogReaderOptions {
   /** Apply only entries of checkpointed units (effectively-once). */
   readonly effectivelyOnce: boolean;
   readonly metrics: Metrics;
+  /** The application's state directory: a task's persistent stores live in `<stateDir>/<task id>`. */
+  readonly stateDir: string;
+}
+
+interface RestoreTarget {
+  readonly task: StreamTask;
+  readonly store: StateStore;
+  /** Entries below this offset are in the store already (0: restoring in full). */
+  from: number;
 }
 
 export class StoreChangelogReader {
@@ -56,26 +72,51 @@ export class StoreChangelogReader {
     return out;
   }
 
-  /** Clears and replays every logged store of `tasks`; records restored counts and time. */
+  /**
+   * Brings every logged store of `tasks` up to its changelog's end: a persistent store with a
+   * local checkpoint from the tail past it, any other cleared and replayed in full. Then deletes
+   * the tasks' local checkpoints, as they are about to process. Records restored counts and time.
+   */
   async restore(tasks: readonly StreamTask[], checkpoints: ReadonlyMap<string, TaskCheckpoints>): Promise<void> {
     const { topology, applicationId, metrics } = this.#o;
-    const targets = new Map<string, { task: StreamTask; store: StateStore }>();
+    const targets = new Map<string, RestoreTarget>();
     for (const task of tasks) {
+      const local = readLocalCheckpoint(this.taskDir(task));
       for (const [name, store] of task.stores) {
         if (!topology.stores.get(name)!.logging) continue;
-        store.clear();
-        targets.set(tpKey({ topic: resolveTopic(topology, applicationId, changelogName(name)), partition: task.partition }), { task, store });
+        const tp = { topic: resolveTopic(topology, applicationId, changelogName(name)), partition: task.partition };
+        const held = store.persistent ? local?.get(name) : undefined;
+        const from = held && held.topic === tp.topic && held.partition === tp.partition ? held.offset : 0;
+        if (from === 0) store.clear();
+        targets.set(tpKey(tp), { task, store, from });
       }
     }
-    if (targets.size === 0) return;
     const started = Date.now();
     const restored = new Map<string, number>();
+    if (targets.size > 0) {
+      // A checkpoint past the changelog's end means another changelog (the topic was re-created, an
+      // application reset): it proves nothing, so those stores are wiped and replayed in full.
+      const stale = await this.replay(targets, checkpoints, restored);
+      if (stale.length > 0) {
+        const again = new Map(stale.map((k) => [k, targets.get(k)!]));
+        for (const t of again.values()) { t.store.clear(); t.from = 0; restored.delete(t.task.id); }
+        await this.replay(again, checkpoints, restored);
+      }
+    }
+    for (const task of tasks) deleteLocalCheckpoint(this.taskDir(task));
+    for (const task of tasks) metrics.restored(task.id, restored.get(task.id) ?? 0, Date.now() - started);
+  }
+
+  /** Applies each target's changelog from its `from` to the end; returns the targets whose `from` was past it. */
+  private async replay(targets: ReadonlyMap<string, RestoreTarget>, checkpoints: ReadonlyMap<string, TaskCheckpoints>, restored: Map<string, number>): Promise<string[]> {
+    const stale: string[] = [];
     await readToEnd({
-      transport: this.#o.transport, producer: this.#o.producer(), groupPrefix: `${applicationId}-restore`,
+      transport: this.#o.transport, producer: this.#o.producer(), groupPrefix: `${this.#o.applicationId}-restore`,
       partitions: [...targets.keys()].map(fromTpKey),
+      onEnd: (tp, end) => { if (targets.get(tpKey(tp))!.from > end) stale.push(tpKey(tp)); },
       onRecord: (r) => {
         const target = targets.get(tpKey(r));
-        if (!target || r.key === null) return;
+        if (!target || r.key === null || r.offset < target.from) return;
         if (this.#o.effectivelyOnce) {
           const unit = r.headers[UNIT_HEADER]?.toString();
           if (!unit || !checkpoints.get(target.task.id)?.units.has(unit)) return;
@@ -84,6 +125,41 @@ export class StoreChangelogReader {
         restored.set(target.task.id, (restored.get(target.task.id) ?? 0) + 1);
       },
     });
-    for (const task of tasks) metrics.restored(task.id, restored.get(task.id) ?? 0, Date.now() - started);
+    return stale;
+  }
+
+  /**
+   * After a clean close's final commit: writes each task's local checkpoint, the changelog end of
+   * each of its persistent logged stores. The end is the offset of a marker record sent now (every
+   * entry of the tasks is committed before it); a transport that tells no offset gets no checkpoint.
+   */
+  async checkpoint(tasks: readonly StreamTask[]): Promise<void> {
+    const { topology, applicationId } = this.#o;
+    const wanted: { task: StreamTask; store: string; tp: TopicPartition }[] = [];
+    for (const task of tasks) {
+      for (const [name, store] of task.stores) {
+        if (!store.persistent || !topology.stores.get(name)!.logging) continue;
+        wanted.push({ task, store: name, tp: { topic: resolveTopic(topology, applicationId, changelogName(name)), partition: task.partition } });
+      }
+    }
+    if (wanted.length === 0) return;
+    const metadata = await this.#o.producer().send(wanted.map(({ tp }) => ({
+      ...tp, key: MARKER_KEY, value: null, headers: { [MARKER_HEADER]: `checkpoint-${applicationId}` },
+    })));
+    // Matched by partition, not by order: each wanted partition is one store's changelog of one task.
+    const ends = new Map(metadata.map((m) => [tpKey(m), m.offset]));
+    const perTask = new Map<StreamTask, Map<string, StoreOffset>>();
+    wanted.forEach(({ task, store, tp }) => {
+      const offset = ends.get(tpKey(tp));
+      if (offset === undefined) return;
+      let stores = perTask.get(task);
+      if (!stores) perTask.set(task, stores = new Map());
+      stores.set(store, { ...tp, offset: offset + 1 });
+    });
+    for (const [task, stores] of perTask) writeLocalCheckpoint(this.taskDir(task), stores);
+  }
+
+  private taskDir(task: StreamTask): string {
+    return `${this.#o.stateDir}/${task.id}`;
   }
 }

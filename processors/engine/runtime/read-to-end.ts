@@ -23,6 +23,8 @@ export interface ReadToEndOptions {
   readonly groupPrefix: string;
   readonly groupId?: string;
   readonly onRecord: (r: ConsumedRecord) => void;
+  /** This reader's marker came back on a partition: `offset` is where the end was. */
+  readonly onEnd?: (tp: TopicPartition, offset: number) => void;
   readonly timeoutMs?: number;
   /** Keep reading after the end (a global store follows its topic); the caller disconnects. */
   readonly follow?: boolean;
@@ -49,6 +51,7 @@ export async function readToEnd(options: ReadToEndOptions): Promise<Consumer | u
       if (!wanted.has(key) && !(options.follow && watched.has(key))) return;
       for (const r of batch.records) {
         if (isMarker(r)) {
+          if (r.headers[MARKER_HEADER]!.toString() === id && wanted.has(key)) options.onEnd?.(r, r.offset);
           if (r.headers[MARKER_HEADER]!.toString() === id && wanted.delete(key) && wanted.size === 0) resolveDone();
           if (!options.follow && !wanted.has(key)) return;
           continue;
