@@ -28,12 +28,12 @@ import { startEmbeddedProcessors } from '../processors/embedded.ts';
 import { USERS_STORE } from '../processors/order/index.ts';
 import { STOCK_LEVELS_STORE, type StoredLevel } from '../processors/stock/index.ts';
 import {
-  embeddedRegistry, remoteRegistry, sampleValue, type OrderCommand, type OrderPlaced, type OrderStatus, type OrderStatusChanged,
+  embeddedRegistry, remoteRegistry, type OrderCommand, type OrderPlaced, type OrderStatus, type OrderStatusChanged,
   type Registry, type User,
 } from '../schemas/index.ts';
 import { MemoryTransport, type Consumer, type Transport } from '../transports/index.ts';
 import { kafkaTarget, rabbitTarget, sweep, type BrokerTarget } from '../test/saga/brokers.ts';
-import { median, percentile, reader, send, waitFor } from './support.ts';
+import { benchBuyers, benchOrder, median, percentile, reader, send, waitFor } from './support.ts';
 
 const ORDERS = Number(process.argv[2] ?? 500);
 const ROUNDS = Number(process.argv[3] ?? 3);
@@ -50,7 +50,7 @@ const PARTITIONS = 3;
 const COMMIT_INTERVAL_MS = 100;
 const PRODUCTS = 5;
 /** The buyers placing the orders, each a user on users-topic before the first order (the order processor waits for unknown ones). */
-const BUYERS = Array.from({ length: 20 }, (_, i): User => ({ ...sampleValue('users-topic'), email: `buyer-${i}@bench.example`, name: `Bench Buyer ${i}`, role: 'BUYER' }));
+const BUYERS = benchBuyers('bench', 'Bench');
 /** Orders per send of the burst; the baseline sends HOPS times as many records per send. */
 const CHUNK = 50;
 /** Orders (and one-hop records) sent one at a time for the unloaded latency, after one unmeasured warm-up. */
@@ -112,14 +112,7 @@ async function close(run: Run): Promise<void> {
  */
 const unlock = () => new Promise((r) => setTimeout(r, Math.random() * COMMIT_INTERVAL_MS));
 
-function order(products: readonly string[], i: number): OrderPlaced {
-  return {
-    ...sampleValue('order-placed'),
-    customerId: BUYERS[i % BUYERS.length]!.id,
-    lines: [{ productId: products[i % products.length]!, quantity: 1 + (i % 3), unitPrice: 1_000 + (i % 7) * 100 }],
-    placedAt: Date.now(),
-  };
-}
+const order = (products: readonly string[], i: number): OrderPlaced => benchOrder(BUYERS, products, i);
 
 /** The baseline: one StreamsApp hop, order-placed → mapValues → `<prefix>one-hop`, same serdes. */
 async function oneHop(): Promise<Result> {

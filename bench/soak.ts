@@ -36,7 +36,7 @@ import { ensureContractTopics, registryContracts, startProcessor, type Contracts
 import { TEAM_SPECS } from '../processors/embedded.ts';
 import { startPgSimulator } from '../processors/payment/index.ts';
 import {
-  embeddedRegistry, remoteRegistry, sampleValue, type OrderCommand, type OrderPlaced, type OrderStatusChanged, type Registry, type TopicName, type User,
+  embeddedRegistry, remoteRegistry, type OrderCommand, type OrderPlaced, type OrderStatusChanged, type Registry, type TopicName,
 } from '../schemas/index.ts';
 import { MemoryTransport, type Consumer, type Producer, type Transport } from '../transports/index.ts';
 import { kafkaTarget, rabbitTarget, sweep, type BrokerTarget } from '../test/saga/brokers.ts';
@@ -44,7 +44,7 @@ import { startCluster, type Cluster, type ProcessorName } from '../test/saga/clu
 import { buildScenario } from '../test/saga/scenario.ts';
 import { renderPng, timeSeriesSvg, type Panel, type Series } from './chart.ts';
 import { appSample, brokerData, memorySample, restoreOf, type DataSize, type MemorySample, type ProcessSample, type TaskRestore } from './soak-probe.ts';
-import { percentile, reader, send, type SagaWiring } from './support.ts';
+import { benchBuyers, benchOrder, percentile, reader, send, type SagaWiring } from './support.ts';
 
 // ---- the results file ------------------------------------------------------------------------
 
@@ -119,7 +119,7 @@ const ROOT = join(HERE, '..');
 const PARTITIONS = 3;
 const PRODUCTS = 20;
 const TERMINAL = new Set(['COMPLETED', 'CANCELLED', 'REFUNDED']);
-const BUYERS = Array.from({ length: 20 }, (_, i): User => ({ ...sampleValue('users-topic'), email: `buyer-${i}@soak.example`, name: `Soak Buyer ${i}`, role: 'BUYER' }));
+const BUYERS = benchBuyers('soak', 'Soak');
 /** A restarted processor has this long to run every task again. */
 const RESTORE_TIMEOUT_MS = 5 * 60_000;
 /** After the last order is placed, the saga has this long to finish the ones in flight. */
@@ -321,14 +321,7 @@ async function processes(o: SoakOptions, target: BrokerTarget, prefix: string): 
 
 // ---- the load -----------------------------------------------------------------------------------
 
-function order(products: readonly string[], i: number): OrderPlaced {
-  return {
-    ...sampleValue('order-placed'),
-    customerId: BUYERS[i % BUYERS.length]!.id,
-    lines: [{ productId: products[i % products.length]!, quantity: 1 + (i % 3), unitPrice: 1_000 + (i % 7) * 100 }],
-    placedAt: Date.now(),
-  };
-}
+const order = (products: readonly string[], i: number): OrderPlaced => benchOrder(BUYERS, products, i);
 
 /** Buyers placing orders at a steady rate and paying each at PENDING_PAYMENT; counts what ends. */
 class Load {

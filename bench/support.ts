@@ -1,7 +1,7 @@
 /** Helpers every benchmark shares: the statistics they print, the wait for an outcome, and the saga's topics. */
 import type { Contracts } from '../processors/common/index.ts';
 import { isMarker } from '../processors/engine/index.ts';
-import type { TopicName, TopicValue } from '../schemas/index.ts';
+import { sampleValue, type OrderPlaced, type TopicName, type TopicValue, type User } from '../schemas/index.ts';
 import type { Consumer, Producer, Transport } from '../transports/index.ts';
 
 /** What a saga bench talks to: a transport, the contract topics' names and serdes, and the run's prefix. */
@@ -47,3 +47,19 @@ export async function reader(run: SagaWiring, topics: string[], onRecord: (topic
   });
   return consumer;
 }
+
+/** Twenty buyers of one benchmark (`tag` names them in their e-mail addresses). */
+export function benchBuyers(tag: string, title: string): User[] {
+  return Array.from({ length: 20 }, (_, i): User => ({ ...sampleValue('users-topic'), email: `buyer-${i}@${tag}.example`, name: `${title} Buyer ${i}`, role: 'BUYER' }));
+}
+
+/** The i-th order of a load: buyers and products in turn, one line of 1–3 units. */
+export function benchOrder(buyers: readonly User[], products: readonly string[], i: number): OrderPlaced {
+  return {
+    ...sampleValue('order-placed'),
+    customerId: buyers[i % buyers.length]!.id,
+    lines: [{ productId: products[i % products.length]!, quantity: 1 + (i % 3), unitPrice: 1_000 + (i % 7) * 100 }],
+    placedAt: Date.now(),
+  };
+}
+
