@@ -70,6 +70,8 @@ export class KafkaTransport implements Transport {
   readonly capabilities = kafkaCapabilities;
   readonly kafka: Kafka;
   private readonly metadata: TopicMetadataCache;
+  /** This process's running consumers per group: a transaction's positions are checked against them (zombie fencing). */
+  readonly members = new Map<string, Set<KafkaConsumerClient>>();
 
   constructor(readonly options: KafkaTransportOptions) {
     const level = { nothing: logLevel.NOTHING, error: logLevel.ERROR, warn: logLevel.WARN, info: logLevel.INFO }[options.logLevel ?? 'error'];
@@ -431,7 +433,9 @@ class KafkaProducerClient implements Producer {
           if (!list) topics.set(o.topic, (list = []));
           list.push({ partition: o.partition, offset: String(o.offset) });
         }
+        this.checkLease(positions);
         await txn.sendOffsets({ consumerGroupId: positions.groupId, topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })) });
+        this.checkLease(positions);
       }
       await txn.commit();
     } catch (e) {
@@ -441,6 +445,24 @@ class KafkaProducerClient implements Producer {
       const first = requests[0]?.[0]?.record;
       throw this.transport.wrap(e, 'transaction aborted', { topic: first?.topic, key: first?.key, groupId: positions?.groupId });
     }
+  }
+
+  /**
+   * Zombie fencing, as far as KafkaJS allows. Kafka fences a zombie's transactional offsets by the
+   * group generation (TxnOffsetCommit v3, KIP-447), which KafkaJS does not send: a member frozen
+   * past its session (a GC pause, SIGSTOP) whose partitions another instance took over would, on
+   * waking, commit the outputs of records that instance already processed. So the positions are
+   * checked against this process's member of the group first: it must have heartbeated (or
+   * joined) within its session timeout; otherwise the transaction is aborted with a
+   * retriable error and the engine resumes from the last commit. A freeze between this check and
+   * the commit request itself is not caught (the residual window; the generation would close it).
+   */
+  private checkLease(positions: GroupPositions): void {
+    const members = [...(this.transport.members.get(positions.groupId) ?? [])];
+    if (members.length === 0) return;
+    const problems = members.map((m) => m.leaseProblem(positions.offsets));
+    if (problems.some((p) => p === undefined)) return;
+    throw new TransportError(`positions not committed: ${problems[0]}`, { transport: 'kafka', groupId: positions.groupId }, true);
   }
 
   /**
@@ -519,6 +541,8 @@ class KafkaConsumerClient implements Consumer {
 
   private readonly heartbeatMs: number;
   private readonly session: number;
+  /** Last proof of membership: a heartbeat answered or the group joined (KafkaJS events). */
+  private aliveAt = 0;
 
   constructor(private readonly transport: KafkaTransport, private readonly metadata: TopicMetadataCache, private readonly options: ConsumerOptions) {
     this.session = transport.options.sessionTimeoutMs ?? 10000;
@@ -547,10 +571,12 @@ class KafkaConsumerClient implements Consumer {
         restartOnFailure: async (e) => classifyKafkaError(e) !== 'fenced' && this.running && c === this.consumer,
       },
     });
-    const { REBALANCING, GROUP_JOIN, CRASH } = c.events;
+    const { REBALANCING, GROUP_JOIN, CRASH, HEARTBEAT } = c.events;
     c.on(REBALANCING, () => { if (c === this.consumer) this.changeAssignment([]); });
+    c.on(HEARTBEAT, () => { if (c === this.consumer) this.aliveAt = Date.now(); });
     c.on(GROUP_JOIN, (e) => {
       if (c !== this.consumer) return;
+      this.aliveAt = Date.now();
       const assignment = e.payload.memberAssignment as Record<string, number[]>;
       this.changeAssignment(Object.entries(assignment).flatMap(([topic, ps]) => ps.map((partition) => ({ topic, partition }))));
       this.started.resolve();
@@ -621,6 +647,9 @@ class KafkaConsumerClient implements Consumer {
     if (!this.connected) throw new ClosedError('consumer is not connected', { transport: 'kafka', groupId: this.options.groupId });
     this.handler = handler;
     this.running = true;
+    const members = this.transport.members.get(this.options.groupId) ?? this.transport.members.set(this.options.groupId, new Set()).get(this.options.groupId)!;
+    members.add(this);
+    void this.done.promise.catch(() => undefined).finally(() => members.delete(this));
     await this.start(this.consumer);
     await withTimeout(this.started.promise, 60000, () => new TransportError('consumer did not join its group in 60 s', { transport: 'kafka', groupId: this.options.groupId }));
   }
@@ -732,6 +761,16 @@ class KafkaConsumerClient implements Consumer {
     this.changeAssignment([]);
     await this.callbacks;
     this.done.resolve();
+  }
+
+  /** Why this member may no longer own `offsets`' partitions (undefined: it may commit them). */
+  leaseProblem(offsets: readonly TopicPartition[]): string | undefined {
+    const silent = Date.now() - this.aliveAt;
+    if (silent > this.session) return `no heartbeat for ${silent} ms (session timeout ${this.session} ms): the group may have given this member's partitions to another`;
+    // Not the assignment: a commit on revocation (the engine's, as Kafka Streams') comes after
+    // KafkaJS announced the rebalance, and is legitimate while the generation lasts.
+    void offsets;
+    return undefined;
   }
 
   private owns(tp: TopicPartition): boolean {
