@@ -113,6 +113,7 @@ export class StoreChangelogReader {
     await readToEnd({
       transport: this.#o.transport, producer: this.#o.producer(), groupPrefix: `${this.#o.applicationId}-restore`,
       partitions: [...targets.keys()].map(fromTpKey),
+      from: new Map([...targets].filter(([, t]) => t.from > 0).map(([k, t]) => [k, t.from])),
       onEnd: (tp, end) => { if (targets.get(tpKey(tp))!.from > end) stale.push(tpKey(tp)); },
       onRecord: (r) => {
         const target = targets.get(tpKey(r));

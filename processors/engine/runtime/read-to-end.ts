@@ -25,6 +25,12 @@ export interface ReadToEndOptions {
   readonly onRecord: (r: ConsumedRecord) => void;
   /** This reader's marker came back on a partition: `offset` is where the end was. */
   readonly onEnd?: (tp: TopicPartition, offset: number) => void;
+  /**
+   * Where to start per partition (`topic\u0000partition`), instead of the beginning: the reader
+   * seeks there at the partition's first batch, if that is before the end (its marker's offset);
+   * records before it may still be handed over (already fetched), so `onRecord` filters too.
+   */
+  readonly from?: ReadonlyMap<string, number>;
   readonly timeoutMs?: number;
   /** Keep reading after the end (a global store follows its topic); the caller disconnects. */
   readonly follow?: boolean;
@@ -36,9 +42,16 @@ export async function readToEnd(options: ReadToEndOptions): Promise<Consumer | u
   const id = randomUUID();
   const wanted = new Set(options.partitions.map((p) => `${p.topic}\u0000${p.partition}`));
   const watched = new Set(wanted);
-  await options.producer.send(options.partitions.map((p) => ({
+  const sent = await options.producer.send(options.partitions.map((p) => ({
     topic: p.topic, partition: p.partition, key: MARKER_KEY, value: null, headers: { [MARKER_HEADER]: id },
   })));
+  // Seek targets at or before the end only: past the marker the reader would never see it.
+  const seekTo = new Map<string, number>();
+  for (const m of sent) {
+    const key = `${m.topic}\u0000${m.partition}`;
+    const start = options.from?.get(key);
+    if (start !== undefined && start > 0 && m.offset !== undefined && start <= m.offset) seekTo.set(key, start);
+  }
   const groupId = options.groupId ?? `${options.groupPrefix}-${id.slice(0, 8)}`;
   const topics = [...new Set(options.partitions.map((p) => p.topic))];
   const consumer = options.transport.consumer({ groupId, topics, autoOffsetReset: 'earliest', maxBatchSize: 2000 });
@@ -49,6 +62,11 @@ export async function readToEnd(options: ReadToEndOptions): Promise<Consumer | u
     await consumer.run(async (batch) => {
       const key = `${batch.topic}\u0000${batch.partition}`;
       if (!wanted.has(key) && !(options.follow && watched.has(key))) return;
+      const start = seekTo.get(key);
+      if (start !== undefined) {
+        seekTo.delete(key);
+        if ((batch.records[0]?.offset ?? start) < start) { await consumer.seek({ topic: batch.topic, partition: batch.partition, offset: start }); return; }
+      }
       for (const r of batch.records) {
         if (isMarker(r)) {
           if (r.headers[MARKER_HEADER]!.toString() === id && wanted.has(key)) options.onEnd?.(r, r.offset);
