@@ -111,16 +111,18 @@ export interface Bar {
 }
 
 /** Horizontal bars in named groups, one scale for all (benches comparing systems side by side). */
-export function barsSvg(title: string, subtitle: string, groups: readonly { name: string; bars: readonly Bar[] }[]): string {
+export function barsSvg(title: string, subtitle: string | readonly string[], groups: readonly { name: string; bars: readonly Bar[] }[]): string {
+  const sub = typeof subtitle === 'string' ? [subtitle] : subtitle;
   const barH = 18;
   const left = 280;
   const width = 1100;
   const plotW = width - left - 330;
   const max = Math.max(1e-9, ...groups.flatMap((g) => g.bars.map((b) => b.value)));
-  const height = 70 + groups.reduce((h, g) => h + 26 + g.bars.length * (barH + 4), 0) + 20;
+  const top = 44 + sub.length * 16;
+  const height = top + groups.reduce((h, g) => h + 26 + g.bars.length * (barH + 4), 0) + 20;
   const parts: string[] = [`<text x="20" y="30" font-size="18" font-weight="bold">${esc(title)}</text>`,
-    `<text x="20" y="50" font-size="12" fill="#555">${esc(subtitle)}</text>`];
-  let y = 60;
+    ...sub.map((line, i) => `<text x="20" y="${50 + i * 16}" font-size="12" fill="#555">${esc(line)}</text>`)];
+  let y = top;
   for (const g of groups) {
     parts.push(`<text x="20" y="${y + 14}" font-size="13" font-weight="bold">${esc(g.name)}</text>`);
     y += 20;

@@ -15,11 +15,12 @@
  *
  *   eval "$(bash scripts/services env)"
  *   npm run bench -- rabbit [passRecords=100000] [countRecords=passRecords*0.4] [repeats=3]
+ *   npm run bench -- rabbit --chart       # redraws the PNG from the JSON
  *
  * Writes bench/results/rabbit.json and bench/results/rabbit.png.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Admin } from 'kafkajs';
@@ -117,6 +118,22 @@ async function child(argv: string[]): Promise<void> {
   await app.close();
   await transport.close();
   process.exit(0);
+}
+
+// ---- the chart (also `npm run bench -- rabbit --chart`: redrawn from the results file) -----------
+
+interface RabbitResults { readonly note: string; readonly repeats: number; readonly keys: number; readonly passRecords: number; readonly countRecords: number; readonly rows: readonly RabbitRow[] }
+
+async function renderChart(r: RabbitResults): Promise<void> {
+  const N: Record<Workload, number> = { pass: r.passRecords, count: r.countRecords };
+  const bar = (c: BrokerCell | undefined, b: Broker, ratio?: number) => ({
+    label: b === 'kafka' ? 'our engine on Kafka' : 'our engine on RabbitMQ', value: c?.recordsPerSec ?? 0, color: b === 'kafka' ? '#2563eb' : '#f97316',
+    note: c ? `(app ${c.cpuSec.toFixed(1)} s, broker ${c.brokerCpuSec?.toFixed(1) ?? '?'} s CPU)${ratio !== undefined ? `  ${ratio.toFixed(2)}×` : ''}` : 'failed',
+  });
+  const svg = barsSvg('rabbit: our engine on RabbitMQ against Kafka (same run, interleaved)',
+    [`records/s start to end (median of ${r.repeats}); RabbitMQ at_least_once on work topics, exactly_once on streams; × is RabbitMQ / Kafka.`, r.note],
+    r.rows.map((x) => ({ name: rowName(x.workload, x.guarantee, N, r.keys), bars: [bar(x.kafka, 'kafka'), bar(x.rabbit, 'rabbit', x.ratio)] })));
+  await renderPng(svg, join(RESULTS, 'rabbit.png'));
 }
 
 // ---- parent side ------------------------------------------------------------------------------
@@ -245,13 +262,7 @@ async function main(): Promise<void> {
     mkdirSync(RESULTS, { recursive: true });
     const json = { date: new Date().toISOString(), note: LOADED_MACHINE_NOTE, kafkaBrokers: BROKERS, partitions: PARTITIONS, valueBytes: VALUE_BYTES, passRecords, countRecords, keys, repeats, rows: result };
     writeFileSync(join(RESULTS, 'rabbit.json'), `${JSON.stringify(json, null, 2)}\n`);
-    const bar = (c: BrokerCell | undefined, b: Broker, ratio?: number) => ({
-      label: b === 'kafka' ? 'our engine on Kafka' : 'our engine on RabbitMQ', value: c?.recordsPerSec ?? 0, color: b === 'kafka' ? '#2563eb' : '#f97316',
-      note: c ? `(app ${c.cpuSec.toFixed(1)} s, broker ${c.brokerCpuSec?.toFixed(1) ?? '?'} s CPU)${ratio !== undefined ? `  ${ratio.toFixed(2)}×` : ''}` : 'failed',
-    });
-    const svg = barsSvg('rabbit: our engine on RabbitMQ against Kafka (same run, interleaved)', `records/s start to end (median of ${repeats}); RabbitMQ at_least_once on work topics, exactly_once on streams. ${LOADED_MACHINE_NOTE}`,
-      result.map((x) => ({ name: rowName(x.workload, x.guarantee, N, keys), bars: [bar(x.kafka, 'kafka'), bar(x.rabbit, 'rabbit', x.ratio)] })));
-    await renderPng(svg, join(RESULTS, 'rabbit.png'));
+    await renderChart(json);
     console.log(`wrote ${join('bench', 'results', 'rabbit.json')} and ${join('bench', 'results', 'rabbit.png')}`);
   } finally {
     await sweepKafka(kafkaAdmin, prefix).catch((e: unknown) => console.log(`cleaning up Kafka: ${(e as Error).message}`));
@@ -263,4 +274,5 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[2] === '--child') await child(process.argv.slice(3));
+else if (process.argv[2] === '--chart') await renderChart(JSON.parse(readFileSync(join(RESULTS, 'rabbit.json'), 'utf8')) as RabbitResults);
 else await main();

@@ -17,11 +17,12 @@
  *
  *   eval "$(bash scripts/services env)"
  *   npm run bench -- restore [records=1000000] [repeats=3]
+ *   npm run bench -- restore --chart      # redraws the PNG from the JSON
  *
  * Writes bench/results/restore.json and bench/results/restore.png.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -114,6 +115,17 @@ async function child(argv: string[]): Promise<void> {
   await app.close();
   await transport.close();
   process.exit(0);
+}
+
+// ---- the chart (also `npm run bench -- restore --chart`: redrawn from the results file) ----------
+
+interface RestoreResults { readonly note: string; readonly records: number; readonly repeats: number; readonly cells: readonly RestoreCell[] }
+
+async function renderChart(r: RestoreResults): Promise<void> {
+  const svg = barsSvg(`restore: ${fmt(r.records)} store entries from their changelog`,
+    [`restore records/s (median of ${r.repeats}); CPU s of the app from start() to restored; × Kafka Streams with an in-memory store.`, r.note],
+    [{ name: 'restore records/s', bars: r.cells.map((c) => ({ label: LABEL[c.system], value: c.recordsPerSec, color: COLOR[c.system], note: `(${c.restoreCpuSec.toFixed(1)} s CPU)${c.ratio !== undefined && c.system !== 'kafka-streams' ? `  ${c.ratio.toFixed(2)}×` : ''}` })) }]);
+  await renderPng(svg, join(RESULTS, 'restore.png'));
 }
 
 // ---- parent side ------------------------------------------------------------------------------
@@ -229,9 +241,7 @@ async function main(): Promise<void> {
     mkdirSync(RESULTS, { recursive: true });
     const json = { date: new Date().toISOString(), note: LOADED_MACHINE_NOTE, brokers: BROKERS, partitions: PARTITIONS, records, repeats, cells };
     writeFileSync(join(RESULTS, 'restore.json'), `${JSON.stringify(json, null, 2)}\n`);
-    const svg = barsSvg(`restore: ${fmt(records)} store entries from their changelog`, `restore records/s (median of ${repeats}); CPU s of the app from start() to restored; × Kafka Streams with an in-memory store. ${LOADED_MACHINE_NOTE}`,
-      [{ name: 'restore records/s', bars: cells.map((c) => ({ label: LABEL[c.system], value: c.recordsPerSec, color: COLOR[c.system], note: `(${c.restoreCpuSec.toFixed(1)} s CPU)${c.ratio !== undefined && c.system !== 'kafka-streams' ? `  ${c.ratio.toFixed(2)}×` : ''}` })) }]);
-    await renderPng(svg, join(RESULTS, 'restore.png'));
+    await renderChart(json);
     console.log(`wrote ${join('bench', 'results', 'restore.json')} and ${join('bench', 'results', 'restore.png')}`);
   } finally {
     await sweepKafka(admin, prefix).catch((e: unknown) => console.log(`cleaning up Kafka: ${(e as Error).message}`));
@@ -243,4 +253,5 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[2] === '--child') await child(process.argv.slice(3));
+else if (process.argv[2] === '--chart') await renderChart(JSON.parse(readFileSync(join(RESULTS, 'restore.json'), 'utf8')) as RestoreResults);
 else await main();
