@@ -11,7 +11,7 @@
  * the store holds below the offset passed the same filter when it was restored or was written by
  * units this instance committed (any failed commit closes the tasks dirty, leaving no checkpoint).
  */
-import type { Producer, TopicPartition, Transport } from '../../../transports/index.ts';
+import type { Producer, ProducerRecord, TopicPartition, Transport } from '../../../transports/index.ts';
 import { fromTpKey, tpKey } from '../../../transports/util.ts';
 import type { StateStore } from '../stores/store.ts';
 import { changelogName, resolveTopic, type Topology } from '../topology.ts';
@@ -50,6 +50,13 @@ interface RestoreTarget {
 
 export class StoreChangelogReader {
   readonly #o: ChangelogReaderOptions;
+  /**
+   * Per changelog partition restored here, the offset its next record gets, counted: the end seen
+   * at restore, plus the entries committed since. Exact where every record takes one offset and
+   * only the owner writes (RabbitMQ streams, which tell no offset on publish); used only where the
+   * transport tells none.
+   */
+  readonly #ends = new Map<string, number>();
 
   constructor(options: ChangelogReaderOptions) {
     this.#o = options;
@@ -114,7 +121,10 @@ export class StoreChangelogReader {
       transport: this.#o.transport, producer: this.#o.producer(), groupPrefix: `${this.#o.applicationId}-restore`,
       partitions: [...targets.keys()].map(fromTpKey),
       from: new Map([...targets].filter(([, t]) => t.from > 0).map(([k, t]) => [k, t.from])),
-      onEnd: (tp, end) => { if (targets.get(tpKey(tp))!.from > end) stale.push(tpKey(tp)); },
+      onEnd: (tp, end) => {
+        this.#ends.set(tpKey(tp), end + 1);
+        if (targets.get(tpKey(tp))!.from > end) stale.push(tpKey(tp));
+      },
       onRecord: (r) => {
         const target = targets.get(tpKey(r));
         if (!target || r.key === null || r.offset < target.from) return;
@@ -129,10 +139,21 @@ export class StoreChangelogReader {
     return stale;
   }
 
+  /** A commit wrote these changelog entries (see #ends). */
+  committed(changelog: readonly ProducerRecord[]): void {
+    for (const r of changelog) {
+      if (r.partition === undefined) continue;
+      const key = tpKey({ topic: r.topic, partition: r.partition });
+      const end = this.#ends.get(key);
+      if (end !== undefined) this.#ends.set(key, end + 1);
+    }
+  }
+
   /**
    * After a clean close's final commit: writes each task's local checkpoint, the changelog end of
    * each of its persistent logged stores. The end is the offset of a marker record sent now (every
-   * entry of the tasks is committed before it); a transport that tells no offset gets no checkpoint.
+   * entry of the tasks is committed before it); where the transport tells no offset, the end
+   * counted since the restore.
    */
   async checkpoint(tasks: readonly StreamTask[]): Promise<void> {
     const { topology, applicationId } = this.#o;
@@ -151,11 +172,12 @@ export class StoreChangelogReader {
     const ends = new Map(metadata.map((m) => [tpKey(m), m.offset]));
     const perTask = new Map<StreamTask, Map<string, StoreOffset>>();
     wanted.forEach(({ task, store, tp }) => {
-      const offset = ends.get(tpKey(tp));
+      const marker = ends.get(tpKey(tp));
+      const offset = marker === undefined ? this.#ends.get(tpKey(tp)) : marker + 1;
       if (offset === undefined) return;
       let stores = perTask.get(task);
       if (!stores) perTask.set(task, stores = new Map());
-      stores.set(store, { ...tp, offset: offset + 1 });
+      stores.set(store, { ...tp, offset });
     });
     for (const [task, stores] of perTask) writeLocalCheckpoint(this.taskDir(task), stores);
   }

@@ -457,6 +457,7 @@ export class StreamsApp {
       for (const id of this.tasks.keys()) this.metrics.failed(id, 'commit');
       throw new CommitFailure(`commit of ${outputs.length} outputs, ${changelog.length} changelog entries and ${positions.length} positions failed: ${errorMessage(e)}`, {}, { cause: e });
     }
+    this.changelogReader.committed(changelog);
     for (const p of positions) this.committedPositions.set(tpKey(p), p.offset);
     this.lastCommitMs = performance.now() - started;
     for (const id of this.tasks.keys()) this.metrics.committed(id, this.lastCommitMs);
