@@ -16,7 +16,7 @@
  * over the run (/proc of the harness's pid).
  *
  *   eval "$(bash scripts/services env)"
- *   npm run bench -- restore [records=1000000] [repeats=3]
+ *   npm run bench -- restore [records=1000000] [repeats=3] [--systems=engine,kafka-streams,…]
  *   npm run bench -- restore --chart      # redraws the PNG from the JSON
  *
  * Writes bench/results/restore.json and bench/results/restore.png.
@@ -171,18 +171,22 @@ async function runSystem(system: RestoreSystem, setup: Setup, records: number, p
 }
 
 async function main(): Promise<void> {
-  const records = Number(process.argv[2] ?? 1_000_000);
-  const repeats = Number(process.argv[3] ?? 3);
-  if (!(records > 0) || !(repeats > 0)) throw new Error('usage: npm run bench -- restore [records=1000000] [repeats=3]');
+  // --systems=engine,kafka-streams picks some of them (by RestoreSystem name); positionals as before.
+  const only = process.argv.find((a) => a.startsWith('--systems='))?.slice('--systems='.length).split(',');
+  const [recordsArg, repeatsArg] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+  const records = Number(recordsArg ?? 1_000_000);
+  const repeats = Number(repeatsArg ?? 3);
+  if (!(records > 0) || !(repeats > 0)) throw new Error('usage: npm run bench -- restore [records=1000000] [repeats=3] [--systems=engine,kafka-streams,…]');
   ensureJar();
   const prefix = `bench-restore-${randomUUID().slice(0, 8)}`;
   const admin = kafka('bench-restore').admin();
   await admin.connect();
   const { KafkaTransport } = await import('../transports/index.ts');
   const kafkaT = new KafkaTransport({ brokers: BROKERS, logLevel: 'nothing' });
-  const withRabbit = await rabbitUp();
+  const wanted = (s: RestoreSystem) => !only || only.includes(s);
+  const withRabbit = wanted('engine-rabbit') && await rabbitUp();
   const rabbitT = withRabbit ? rabbitTransport() : undefined;
-  const systems: RestoreSystem[] = ['engine', 'kafka-streams', 'engine-lmdb', 'kafka-streams-rocksdb', ...(withRabbit ? ['engine-rabbit' as const] : [])];
+  const systems = (['engine', 'kafka-streams', 'engine-lmdb', 'kafka-streams-rocksdb', ...(withRabbit ? ['engine-rabbit' as const] : [])] as RestoreSystem[]).filter(wanted);
   // Ours share one changelog on Kafka (memory and LMDB), Kafka Streams' two stores another.
   const setups: Record<RestoreSystem, Setup> = {
     engine: { appId: `${prefix}-ours`, input: `${prefix}-ours-in` },
@@ -193,9 +197,10 @@ async function main(): Promise<void> {
   };
   const runs = new Map<RestoreSystem, RestoreRun[]>();
   try {
-    console.log(`restore: ${fmt(records)} entries, ${PARTITIONS} partitions, median of ${repeats}, interleaved${withRabbit ? '' : ' (RabbitMQ not reachable: skipped)'}`);
+    console.log(`restore: ${fmt(records)} entries, ${PARTITIONS} partitions, median of ${repeats}, interleaved: ${systems.join(', ')}${wanted('engine-rabbit') && !withRabbit ? ' (RabbitMQ not reachable: skipped)' : ''}`);
     const t = performance.now();
     for (const s of ['engine', 'kafka-streams'] as const) {
+      if (!systems.some((x) => setups[x].appId === setups[s].appId)) continue;
       await createTopics(admin, [setups[s].input], { partitions: PARTITIONS });
       await fillChangelog(kafkaT, `${setups[s].appId}-${STORE}-changelog`, records);
     }
