@@ -22,8 +22,14 @@ export interface PrivateBroker extends PrivateInstance {
   restart(outageMs: number): Promise<void>;
 }
 
-export async function privateBroker(name: BrokerName): Promise<PrivateBroker> {
-  const instance = await privateInstance(name, PORTS[name]);
+/**
+ * `slot`: suites that may run at the same time (ava runs test files in parallel) each take their
+ * own, which shifts every port by 10 × slot and names the RabbitMQ node apart. The transport
+ * restart suite takes slot 0, the saga's broker-restart suite slot 1.
+ */
+export async function privateBroker(name: BrokerName, slot = 0): Promise<PrivateBroker> {
+  const ports = Object.fromEntries(Object.entries(PORTS[name]).map(([k, v]) => [k, /^\d+$/.test(v) ? String(Number(v) + 10 * slot) : slot === 0 ? v : v.replace('@', `${slot}@`)]));
+  const instance = await privateInstance(name, ports);
   return {
     ...instance,
     name,

@@ -70,7 +70,8 @@ export function brokerRestart(name: BrokerName) {
   return async (t: ExecutionContext): Promise<void> => {
     // The private broker's start comes first (runSaga sets the run's own bound afterwards).
     t.timeout(180_000);
-    const broker = await privateBroker(name);
+    // Slot 1: apart from the transport restart suite's broker (slot 0), which may run at the same time.
+    const broker = await privateBroker(name, 1);
     let restarting: Promise<unknown> = Promise.resolve();
     // Registered first, so it runs last: after runSaga's clean-up of the run's subjects, and after
     // the restart (a failing run does not wait for it), which would otherwise start it again.
