@@ -342,8 +342,11 @@ test.serial('deletion: soft, then permanent', async (t) => {
   // Soft-deleting the subject returns the versions it deleted, and hides it from /subjects.
   t.deepEqual(await client.deleteSubject(subject, false), [2]);
   t.false((await freshClient().getAllSubjects()).includes(subject));
-  const withDeleted = await raw('GET', '/subjects?deleted=true');
-  t.true(stringArray(withDeleted.body).includes(subject));
+  // Apicurio answers at most 1,000 subjects and has no subjectPrefix: once the registry holds
+  // more (test cleanups soft-delete, see test/services/subjects.ts) the listing is cut, and the
+  // 40404 below is what shows the subject is soft-deleted rather than unknown.
+  const withDeleted = stringArray((await raw('GET', '/subjects?deleted=true')).body);
+  if (withDeleted.length < 1000) t.true(withDeleted.includes(subject), 'listed with ?deleted=true');
   // Soft-deleting again: 404/40404, as in Confluent.
   t.deepEqual(await restFailure(t, client.deleteSubject(subject, false)), { status: 404, errorCode: 40404 });
   t.deepEqual(await restFailure(t, freshClient().getLatestSchemaMetadata(subject)), { status: 404, errorCode: 40401 });
