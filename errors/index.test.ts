@@ -1,5 +1,5 @@
 import test from 'ava';
-import { OrderstreamError } from './index.ts';
+import { OrderstreamError, retriableCause } from './index.ts';
 import { CommitFailure, StreamsError } from '../processors/engine/errors.ts';
 import { DeserializationError, RecordValidationError, SchemaRegistryError } from '../schemas/errors.ts';
 import { BrokerUnreachableError, TransportError } from '../transports/errors.ts';
@@ -24,4 +24,13 @@ test('a registry that cannot be reached is retriable; a schema it refused is not
   t.true(new SchemaRegistryError('unavailable', 's', 'ECONNREFUSED').retriable);
   t.false(new SchemaRegistryError('incompatible', 's', '409').retriable);
   t.false(new SchemaRegistryError('not-registered', 's', 'auto-registration off').retriable);
+});
+
+test('retriableCause finds the retriable error however deep, and a final verdict ends the search', (t) => {
+  const away = new BrokerUnreachableError('127.0.0.1:1', { transport: 'kafka' });
+  const wrapped = new Error('outer', { cause: new Error('middle', { cause: away }) });
+  t.is(retriableCause(wrapped), away);
+  t.is(retriableCause(new Error('plain')), undefined);
+  t.is(retriableCause(wrapped, (c) => (c as Error).message === 'middle'), undefined);
+  t.is(retriableCause({ retriable: true, message: 'not an Error' })?.message, 'not an Error');
 });

@@ -13,3 +13,16 @@ export class OrderstreamError extends Error {
     this.retriable = options?.retriable ?? false;
   }
 }
+
+/**
+ * The first error in `e`'s cause chain that says a retry may succeed (`retriable: true`), or
+ * undefined. `final` marks a verdict that retrying is over or cannot help (a timeout that already
+ * gave up on a retriable cause): it ends the search.
+ */
+export function retriableCause(e: unknown, final: (c: object) => boolean = () => false): Error | undefined {
+  for (let c = e, depth = 0; c !== null && typeof c === 'object' && depth < 16; c = (c as { cause?: unknown }).cause, depth++) {
+    if (final(c)) return undefined;
+    if ((c as { retriable?: unknown }).retriable === true) return c instanceof Error ? c : new Error(String((c as { message?: unknown }).message ?? c));
+  }
+  return undefined;
+}

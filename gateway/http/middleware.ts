@@ -8,6 +8,7 @@ import type { Context, Middleware, Next } from 'koa';
 import type { Logger } from 'pino';
 import type { Histogram } from 'prom-client';
 import type { TokenService } from '../auth/tokens.ts';
+import { retriableCause } from '../../errors/index.ts';
 import { PersistenceError } from '../../persistence/errors.ts';
 import { ApiError, unavailable } from '../errors.ts';
 
@@ -93,14 +94,6 @@ function toApiError(e: unknown): ApiError {
 
 /** What a 503 caused by a dependency away asks the caller to wait. */
 const RETRY_AFTER_SECONDS = 2;
-
-/** The first error in the cause chain that says a retry may succeed. */
-function retriableCause(e: unknown): Error | undefined {
-  for (let c = e, depth = 0; c instanceof Error && depth < 16; c = c.cause, depth++) {
-    if ((c as { retriable?: unknown }).retriable === true) return c;
-  }
-  return undefined;
-}
 
 /** Request durations per route template (never the raw path: ids would explode the label set). */
 export function httpMetrics(histogram: Histogram<'method' | 'route' | 'status'>): Middleware {

@@ -2,7 +2,7 @@
  * Typed engine errors. Each carries the context it was raised in, so a log line or a
  * dead-letter header says which topic, partition, offset and key were involved.
  */
-import { OrderstreamError } from '../../errors/index.ts';
+import { OrderstreamError, retriableCause } from '../../errors/index.ts';
 
 export interface RecordContext {
   readonly topic?: string;
@@ -78,11 +78,7 @@ function describeContext(c: RecordContext): string {
  * that retrying is over or cannot help (a timeout, a record too large) ends the search.
  */
 export function isRetriable(e: unknown): boolean {
-  for (let c = e, depth = 0; c !== null && typeof c === 'object' && depth < 16; c = (c as { cause?: unknown }).cause, depth++) {
-    if (c instanceof TaskTimeoutFailure || c instanceof RecordTooLargeFailure) return false;
-    if ((c as { retriable?: unknown }).retriable === true) return true;
-  }
-  return false;
+  return retriableCause(e, (c) => c instanceof TaskTimeoutFailure || c instanceof RecordTooLargeFailure) !== undefined;
 }
 
 export function errorMessage(e: unknown): string {
