@@ -6,19 +6,13 @@
  *
  *   npm run bench -- kafkajs-grouping
  */
-import { createRequire } from 'node:module';
+import { installed as patched, shipped, type GroupMessages } from '../transports/kafka/kafkajs-grouping.ts';
 
 type Message = { partition: number; value: string };
-type Group = (args: { topic: string; partitionMetadata: unknown[]; messages: Message[]; partitioner: (a: { message: Message }) => number }) => unknown;
-const patched = createRequire(import.meta.url)('kafkajs/src/producer/groupMessagesPerPartition.js') as Group;
-const shipped: Group = ({ topic, partitionMetadata, messages, partitioner }) => messages.reduce((result: Record<number, Message[]>, message) => {
-  const partition = partitioner({ topic, partitionMetadata, message } as never);
-  return Object.assign(result, { [partition]: [...(result[partition] ?? []), message] });
-}, {});
 
 const PARTITIONS = 6;
 const partitionMetadata = Array.from({ length: PARTITIONS }, (_, i) => ({ partitionId: i }));
-function nsPerMessage(f: Group, n: number): number {
+function nsPerMessage(f: GroupMessages, n: number): number {
   const messages = Array.from({ length: n }, (_, i) => ({ partition: i % PARTITIONS, value: 'x' }));
   const args = { topic: 't', partitionMetadata, messages, partitioner: ({ message }: { message: Message }) => message.partition };
   f(args);

@@ -4,24 +4,10 @@
  * The patched function must group exactly as the original did.
  */
 import test from 'ava';
-import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
+import { installed, installedPath as path, shipped as original } from './kafkajs-grouping.ts';
 
-const require = createRequire(import.meta.url);
-const path = require.resolve('kafkajs/src/producer/groupMessagesPerPartition.js');
 type Message = { partition?: number; key: string };
-type Group = (args: { topic: string; partitionMetadata: unknown[]; messages: Message[]; partitioner: (a: { message: Message }) => number }) => Record<number, Message[]>;
-const installed = require(path) as Group;
-
-/** KafkaJS 2.2.4's own implementation, as shipped. */
-const original: Group = ({ topic, partitionMetadata, messages, partitioner }) => {
-  if (partitionMetadata.length === 0) return {};
-  return messages.reduce((result: Record<number, Message[]>, message) => {
-    const partition = partitioner({ topic, partitionMetadata, message } as never);
-    const current = result[partition] ?? [];
-    return Object.assign(result, { [partition]: [...current, message] });
-  }, {});
-};
 
 test('the installed KafkaJS carries the patch (npm ci ran patch-package)', (t) => {
   const source = readFileSync(path, 'utf8');
