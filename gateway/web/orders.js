@@ -16,6 +16,7 @@ export class OrderStore {
   #chats = new Map();
   #listeners = new Set();
   #tracking = new Set();
+  #refilling = new Set();
   // One handler each (not a closure per call), so subscribing again never doubles a delivery.
   #onPush = (push) => this.#pushed(push);
   #onChat = (message) => this.#chatted(message);
@@ -99,6 +100,7 @@ export class OrderStore {
       setTimeout(() => { void this.track(orderId); }, 2000);
     }
     await Promise.all([this.refresh(orderId), this.#loadChat(orderId)]);
+    if (hasGap(this.#orders.get(orderId)?.timeline ?? [])) void this.#refill(orderId);
   }
 
   /** Reads one order again; a just-placed order may take a moment to reach the read model. */
@@ -140,6 +142,23 @@ export class OrderStore {
     this.#orders.set(push.orderId, newer ? { ...order, timeline, status: pick(push), seq: push.sequence ?? 0 } : { ...order, timeline });
     this.#emit(push.orderId);
     if (newer && TERMINAL.has(push.status)) this.#realtime.unsubscribe(`/topic/order/${push.orderId}`);
+    // A change pushed before the subscription and not yet in the read model when it was read
+    // leaves a hole in the sequence: read the order again to fill it.
+    if (hasGap(timeline)) void this.#refill(push.orderId);
+  }
+
+  /** Reads an order again until its timeline has no hole, a few times at most. */
+  async #refill(orderId) {
+    if (this.#refilling.has(orderId)) return;
+    this.#refilling.add(orderId);
+    try {
+      for (let attempt = 0; attempt < 5 && hasGap(this.#orders.get(orderId)?.timeline ?? []); attempt++) {
+        await sleep(250 * 2 ** attempt);
+        await this.refresh(orderId).catch(() => undefined);
+      }
+    } finally {
+      this.#refilling.delete(orderId);
+    }
   }
 
   #chatted(m, { history = false } = {}) {
@@ -175,6 +194,12 @@ function maxSequence(timeline) {
 }
 
 /** One entry per status change (by sequence, or by status for records without one), in order. */
+/** Whether numbered changes are missing: the sequence runs 1..n without a hole. */
+function hasGap(timeline) {
+  const numbered = timeline.filter((t) => t.sequence > 0);
+  return numbered.length > 0 && numbered.some((t, i) => t.sequence !== i + 1);
+}
+
 function mergeTimeline(a, b) {
   const byKey = new Map();
   for (const t of [...a, ...b]) byKey.set(t.sequence > 0 ? `#${t.sequence}` : `${t.from}>${t.to}`, t);

@@ -109,3 +109,17 @@ test('chat messages count once each, and not as unread when they are mine or the
   f.push(`/topic/chat/${ID}`, message('3', 'seller'));
   t.is(store.unread(ID), 0);
 });
+
+test('a change pushed before the subscription and missing from the first read is filled in by reading again', async (t) => {
+  // The first read came before CREATED reached the read model; the second has it.
+  const f = fakes([
+    () => read('PENDING_PAYMENT', [entry('CREATED', 'PENDING_PAYMENT', 2)]),
+    () => read('PENDING_PAYMENT', [entry(null, 'CREATED', 1), entry('CREATED', 'PENDING_PAYMENT', 2)]),
+  ]);
+  const store = new OrderStore(f.api, f.realtime);
+  await store.track(ID);
+  const deadline = Date.now() + 5_000;
+  while (store.get(ID)!.timeline.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.deepEqual(store.get(ID)!.timeline.map((x) => x.sequence), [1, 2]);
+  t.is(f.events.filter((e) => e === `get /orders/${ID}`).length, 2, 'read once more, and no more once whole');
+});
