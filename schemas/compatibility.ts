@@ -3,7 +3,7 @@
  * repository) and setting them in the registry.
  */
 import { readFileSync } from 'node:fs';
-import { Compatibility, type Client } from '@confluentinc/schemaregistry';
+import { Compatibility, RestError, type Client } from '@confluentinc/schemaregistry';
 import { COMPATIBILITY_LEVELS, type CompatibilityLevel } from './compat.ts';
 
 export interface CompatibilityConfig {
@@ -31,7 +31,23 @@ export function levelFor(config: CompatibilityConfig, subject: string, prefix = 
   return config.subjects[bare] ?? config.default;
 }
 
-/** Sets a subject's level in the registry (Apicurio's echo lacks `compatibility`, so it is not read). */
+/**
+ * Sets a subject's level in the registry (Apicurio's echo lacks `compatibility`, so it is not read).
+ *
+ * Apicurio stores the level as a rule that the first PUT creates: when two processes set a new
+ * subject's level at once, the loser gets 409 "A rule named 'COMPATIBILITY' already exists"
+ * (seen in CI with two instances of one service starting together). Asked again, the rule now
+ * exists and the PUT updates it, so a 409 is retried a few times before it is believed.
+ */
 export async function setSubjectLevel(client: Client, subject: string, level: CompatibilityLevel): Promise<void> {
-  await client.updateConfig(subject, { compatibility: Compatibility[level] });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.updateConfig(subject, { compatibility: Compatibility[level] });
+      return;
+    } catch (err) {
+      if (!(err instanceof RestError && err.status === 409) || attempt >= LEVEL_ATTEMPTS) throw err;
+    }
+  }
 }
+
+const LEVEL_ATTEMPTS = 4;
