@@ -14,7 +14,8 @@
  * --max-inflight N (placing pauses above it, so a saga that cannot keep up shows as a growing
  * backlog and a lower rate rather than unbounded memory in the driver); --retention-ms (the
  * processors' ORDER_RETENTION_MS, 120000: ended orders leave the stores within the run, so their
- * entries can be flat; 0 keeps them for ever); --out <path without extension>.
+ * entries can be flat; 0 keeps them for ever; on memory also the broker's log retention and
+ * tombstone retention); --out <path without extension>.
  * `--chart <results.json>` draws an earlier run's PNG again.
  *
  * On the embedded default (memory transport, in-process registry) the four processors and the
@@ -211,8 +212,6 @@ async function embedded(o: SoakOptions, transport: MemoryTransport, contracts: C
     await close();
     throw e;
   }
-  // The memory transport's logs are append-only: sizes are kept per partition and only new records read.
-  const scanned = new Map<string, { records: number; bytes: number }>();
   return {
     names: TEAM_SPECS.map((s) => s.name),
     async sample() {
@@ -235,14 +234,9 @@ async function embedded(o: SoakOptions, transport: MemoryTransport, contracts: C
       let changelogBytes = 0, topicBytes = 0, changelogRecords = 0, topicRecords = 0;
       for (const [topic, t] of transport.broker.topics) {
         if (!topic.startsWith(prefix)) continue;
-        t.logs.forEach((records, p) => {
-          const key = `${topic}/${p}`;
-          const s = scanned.get(key) ?? { records: 0, bytes: 0 };
-          for (let i = s.records; i < records.length; i++) s.bytes += (records[i]!.key?.length ?? 0) + (records[i]!.value?.length ?? 0);
-          s.records = records.length;
-          scanned.set(key, s);
-          if (topic.endsWith('-changelog')) { changelogBytes += s.bytes; changelogRecords += s.records; } else { topicBytes += s.bytes; topicRecords += s.records; }
-        });
+        for (const log of t.logs) {
+          if (topic.endsWith('-changelog')) { changelogBytes += log.bytes; changelogRecords += log.size; } else { topicBytes += log.bytes; topicRecords += log.size; }
+        }
       }
       return { changelogBytes, topicBytes, changelogRecords, topicRecords };
     },
@@ -386,7 +380,8 @@ async function soak(o: SoakOptions, out: string): Promise<SoakResult> {
   const prefix = `soak-${o.broker}-${randomUUID().slice(0, 8)}-`;
   const target = o.broker === 'kafka' ? kafkaTarget() : o.broker === 'rabbit' ? rabbitTarget() : undefined;
   const registry: Registry = target ? remoteRegistry(endpoints().schemaRegistryUrl) : embeddedRegistry();
-  const transport: Transport = target?.make() ?? new MemoryTransport();
+  // The embedded broker keeps its logs as long as the orders are kept: a user would bound both.
+  const transport: Transport = target?.make() ?? new MemoryTransport(o.retentionMs > 0 ? { retentionMs: o.retentionMs, deleteRetentionMs: o.retentionMs } : { retentionMs: Infinity });
   const contracts = registryContracts(registry.client, prefix);
   const run: SagaWiring = { transport, contracts, prefix };
   const samples: Sample[] = [];

@@ -21,7 +21,7 @@ async function setup(wrap: (t: Transport) => Transport = (t) => t) {
   const broker = new MemoryBroker();
   const memory = new MemoryTransport({ broker });
   await memory.admin().createTopics([{ name: 'order-command-topic', partitions: 1 }]);
-  const written = () => broker.topic('order-command-topic').logs[0]!.length;
+  const written = () => broker.topic('order-command-topic').logs[0]!.endOffset;
   return { transport: wrap(memory), written };
 }
 

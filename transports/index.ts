@@ -2,6 +2,7 @@
  * Chooses a transport by configuration: the same topology runs on any of them.
  *   TRANSPORT=memory|kafka|rabbit   KAFKA_BROKERS=host:port,...   RABBIT_URL=amqp://...
  *   KAFKA_CLIENT=kafkajs|platformatic   which client the Kafka transport runs on (default kafkajs)
+ *   MEMORY_RETENTION_MS=ms   the embedded broker's retention of topics not compacted (default 1 h; 0 keeps all)
  */
 import { KafkaTransport, type KafkaTransportOptions } from './kafka/index.ts';
 import { PlatformaticKafkaTransport } from './kafka-platformatic/index.ts';
@@ -42,11 +43,20 @@ export function kafkaTransport(options: KafkaTransportOptions, client: KafkaClie
 export function transportConfigFromEnv(env: NodeJS.ProcessEnv = process.env): TransportConfig {
   const name = (env.TRANSPORT ?? 'memory') as TransportName;
   switch (name) {
-    case 'memory': return { transport: 'memory' };
+    case 'memory': return { transport: 'memory', ...memoryRetentionFromEnv(env) };
     case 'kafka': return { transport: 'kafka', brokers: (env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((s) => s.trim()) };
     case 'rabbit': return { transport: 'rabbit', url: env.RABBIT_URL ?? 'amqp://guest:guest@127.0.0.1:5672', managementUrl: env.RABBIT_MANAGEMENT_URL };
     default: throw new Error(`TRANSPORT must be memory, kafka or rabbit, not ${JSON.stringify(name)}`);
   }
+}
+
+/** `MEMORY_RETENTION_MS`: how long the embedded broker keeps records of topics that are not compacted; 0 keeps them. */
+function memoryRetentionFromEnv(env: NodeJS.ProcessEnv): { retentionMs?: number } {
+  const raw = env.MEMORY_RETENTION_MS;
+  if (raw === undefined || raw === '') return {};
+  const ms = Number(raw);
+  if (!Number.isFinite(ms) || ms < 0) throw new Error(`MEMORY_RETENTION_MS must be a number of milliseconds (0 keeps every record), not ${JSON.stringify(raw)}`);
+  return { retentionMs: ms === 0 ? Infinity : ms };
 }
 
 export * from './types.ts';

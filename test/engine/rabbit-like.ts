@@ -15,7 +15,7 @@ export function rabbitLike(broker: MemoryBroker, options: RabbitLikeOptions = {}
   const fail = options.failCheckpoints;
   return Object.assign(Object.create(inner) as MemoryTransport, {
     name: 'rabbit' as const,
-    capabilities: { ...inner.capabilities, transactions: false },
+    capabilities: { ...inner.capabilities, transactions: false, compaction: false },
     producer: (): Producer => {
       const p = inner.producer();
       return {

@@ -81,7 +81,7 @@ s3test('a closed window lands in S3 under date-named keys; re-runs and a crash b
   // The window stage reads one partition fed by three: the closing order must not overtake the
   // known ones on their way there (they would be late), so it waits until all four (three orders,
   // one cancellation) are in the repartition topic.
-  const repartitioned = () => transport.broker.topics.get('reports-run-1-report-orders-repartition')?.logs[0]?.length ?? 0;
+  const repartitioned = () => transport.broker.topics.get('reports-run-1-report-orders-repartition')?.logs[0]?.endOffset ?? 0;
   await waitUntil(() => repartitioned() >= 4, 'the known orders in the window stage', 30_000);
   // An order placed after Dec 1 ends + grace closes Dec 1 (and opens Dec 2, which stays open).
   const next: OrderPlaced = { ...known[0]!, eventId: randomUUID(), orderId: randomUUID(), placedAt: DEC1 + DAY + GRACE + 1 };

@@ -9,13 +9,14 @@ import {
 } from '../errors.ts';
 import { Partitioner } from '../partitioner.ts';
 import type {
-  Admin, BatchHandler, Capabilities, GroupPositions, ConsumedRecord, Consumer, ConsumerOptions, Producer, ProducerRecord,
+  Admin, BatchHandler, Capabilities, GroupPositions, Consumer, ConsumerOptions, Producer, ProducerRecord,
   RecordMetadata, TopicDescription, TopicKind, TopicPartition, TopicPartitionOffset, TopicSpec, Transport,
 } from '../types.ts';
 import { assignCopartitioned, checkTopicSpec, deferred, plainRecordSize, toHeaders, tpKey, type Deferred } from '../util.ts';
+import { PartitionLog, type LogPolicy } from './partition-log.ts';
 
-export interface MemoryTransportOptions {
-  /** Share one broker between transports (e.g. a producer side and a consumer side in one process). */
+export interface MemoryTransportOptions extends MemoryBrokerOptions {
+  /** Share one broker between transports (e.g. a producer side and a consumer side in one process); its own options then apply. */
   readonly broker?: MemoryBroker;
   /**
    * The largest record (key, value, header names and values) a topic takes; default 1 MiB, as
@@ -26,10 +27,26 @@ export interface MemoryTransportOptions {
 
 export const MEMORY_DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
 
+/** How the broker bounds its logs (see partition-log.ts): everything it holds is in this process's memory. */
+export interface MemoryBrokerOptions {
+  /**
+   * Records of a topic that is not compacted go this long after they were appended, unless the
+   * topic's spec says otherwise. Default 1 hour (Kafka keeps 7 days, on disk; here it is RAM, and
+   * every reader runs in this process, so none is hours behind). Infinity keeps everything.
+   */
+  readonly retentionMs?: number;
+  /** Compacted topics: how long a tombstone is kept after the value it deletes. Default 1 hour. */
+  readonly deleteRetentionMs?: number;
+}
+
+export const MEMORY_DEFAULT_RETENTION_MS = 60 * 60 * 1000;
+/** Below this many appended records a compacted partition is not cleaned: small logs stay as written. */
+const MIN_CLEANABLE_RECORDS = 1000;
+
 export const memoryCapabilities: Capabilities = {
   // A transaction is applied in one synchronous step: records and positions together.
   transactions: true,
-  compaction: false,
+  compaction: true,
   replay: 'all-topics',
   groupsPerWorkTopic: 'many',
   cooperativeRevocation: true,
@@ -42,7 +59,7 @@ export class MemoryTransport implements Transport {
   private readonly maxRecordBytes: (topic: string) => number;
 
   constructor(options: MemoryTransportOptions = {}) {
-    this.broker = options.broker ?? new MemoryBroker();
+    this.broker = options.broker ?? new MemoryBroker(options);
     const max = options.maxRecordBytes ?? MEMORY_DEFAULT_MAX_RECORD_BYTES;
     this.maxRecordBytes = typeof max === 'number' ? () => max : max;
   }
@@ -66,7 +83,7 @@ export class MemoryTransport implements Transport {
 
 interface Topic {
   readonly kind: TopicKind;
-  readonly logs: ConsumedRecord[][];
+  readonly logs: PartitionLog[];
 }
 
 interface Group {
@@ -82,6 +99,21 @@ export class MemoryBroker {
   readonly groups = new Map<string, Group>();
   private down = false;
   private waiters: (() => void)[] = [];
+  private readonly options: MemoryBrokerOptions;
+
+  constructor(options: MemoryBrokerOptions = {}) {
+    this.options = options;
+  }
+
+  /** How a new topic's partitions are bounded. */
+  policy(spec: TopicSpec): LogPolicy {
+    return {
+      compacted: spec.compacted === true,
+      retentionMs: spec.retentionMs ?? this.options.retentionMs ?? MEMORY_DEFAULT_RETENTION_MS,
+      deleteRetentionMs: this.options.deleteRetentionMs ?? MEMORY_DEFAULT_RETENTION_MS,
+      minCleanableRecords: MIN_CLEANABLE_RECORDS,
+    };
+  }
 
   /** Simulates a broker that is gone: every later call fails as an unreachable broker would. */
   shutdown(): void {
@@ -141,7 +173,8 @@ class MemoryAdmin implements Admin {
         }
         continue;
       }
-      this.broker.topics.set(spec.name, { kind, logs: Array.from({ length: spec.partitions }, () => []) });
+      const policy = this.broker.policy(spec);
+      this.broker.topics.set(spec.name, { kind, logs: Array.from({ length: spec.partitions }, () => new PartitionLog(policy)) });
     }
   }
 
@@ -207,10 +240,8 @@ class MemoryProducer implements Producer {
       return { r, partition, log };
     });
     const out = placed.map(({ r, partition, log }) => {
-      const offset = log.length;
-      log.push({
-        topic: r.topic, partition, offset,
-        key: r.key, value: r.value, headers: toHeaders(r.headers), timestamp: r.timestamp ?? Date.now(),
+      const offset = log.append({
+        topic: r.topic, partition, key: r.key, value: r.value, headers: toHeaders(r.headers), timestamp: r.timestamp ?? Date.now(),
       });
       return { topic: r.topic, partition, offset };
     });
@@ -280,7 +311,7 @@ export class MemoryConsumer implements Consumer {
     this.owned = wanted;
     for (const tp of assigned) {
       const committed = group.committed.get(tpKey(tp));
-      const end = this.broker.topic(tp.topic).logs[tp.partition]!.length;
+      const end = this.broker.topic(tp.topic).logs[tp.partition]!.endOffset;
       this.positions.set(tpKey(tp), committed ?? (this.options.autoOffsetReset === 'latest' ? end : 0));
     }
     if (assigned.length) await this.options.onAssign?.(assigned);
@@ -295,10 +326,12 @@ export class MemoryConsumer implements Consumer {
         const position = this.positions.get(key);
         if (position === undefined || this.paused.has(key)) continue;
         const log = this.broker.topics.get(tp.topic)?.logs[tp.partition];
-        if (!log || position >= log.length) continue;
-        const records = log.slice(position, position + max);
+        if (!log || position >= log.endOffset) continue;
+        const records = log.read(position, max);
+        // Everything from `position` on was cleaned away (expired tombstones): nothing to hand over.
+        if (records.length === 0) { this.positions.set(key, log.endOffset); continue; }
         try {
-          await handler({ topic: tp.topic, partition: tp.partition, records, highWatermark: log.length });
+          await handler({ topic: tp.topic, partition: tp.partition, records, highWatermark: log.endOffset });
         } catch (cause) {
           this.fail(new HandlerError('handler failed; batch not committed', {
             transport: 'memory', groupId: this.options.groupId, topic: tp.topic, partition: tp.partition, offset: position, cause,
@@ -306,7 +339,7 @@ export class MemoryConsumer implements Consumer {
           return;
         }
         // A seek or revocation during the handler has already moved the position.
-        if (this.positions.get(key) === position) this.positions.set(key, position + records.length);
+        if (this.positions.get(key) === position) this.positions.set(key, records[records.length - 1]!.offset + 1);
         delivered = true;
         if (!this.running) break;
       }

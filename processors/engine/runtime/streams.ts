@@ -241,6 +241,7 @@ export class StreamsApp {
       deadLetterTopic: this.usesDeadLetters() ? this.config.errors.deadLetterTopic : undefined,
       checkpointTopic: this.config.guarantee === 'exactly_once' ? this.checkpointTopic() : undefined,
       replayableInputs: this.effectivelyOnce ? { transport: transport.name } : undefined,
+      compacted: !this.effectivelyOnce,
     });
     await admin.createTopics([...plan.create]);
     for (const [t, n] of plan.partitions) this.partitions.set(t, n);

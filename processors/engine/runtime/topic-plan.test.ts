@@ -74,6 +74,13 @@ test('dead-letter and checkpoint topics are created when asked for, one partitio
   t.false(plan(recount(), { words: 1, counts: 1 }).create.some((s) => s.name === 'app-dlq'));
 });
 
+test('changelogs and the checkpoint topic are compacted, except when a restore filters by commit unit', (t) => {
+  const compaction = (extra: Parameters<typeof plan>[2]) => plan(recount(), { words: 1, counts: 1 }, { checkpointTopic: 'app-checkpoints', ...extra }).create
+    .filter((s) => s.name === 'app-checkpoints' || s.name.endsWith('-changelog')).map((s) => s.compacted);
+  t.deepEqual(new Set(compaction({})), new Set([true]));
+  t.deepEqual(new Set(compaction({ compacted: false })), new Set([false]));
+});
+
 test('effectively-once refuses a work-topic input and names the transport; sinks may be work topics', (t) => {
   const b = new StreamsBuilder();
   b.stream('in').to('out');

@@ -41,6 +41,13 @@ export interface PlanOptions {
    * re-readable: work topics are refused, naming the transport.
    */
   readonly replayableInputs?: { readonly transport: string };
+  /**
+   * Changelogs and the checkpoint topic keep only the latest record per key (compaction, where
+   * the broker has it). Default true. False under effectively-once: its restore applies only the
+   * entries of commit units that landed, so the latest entry of a key may be one it must skip,
+   * and the older one it then needs must still be there; the same holds for every unit's checkpoint.
+   */
+  readonly compacted?: boolean;
 }
 
 /** The sources, sinks and global topics of a topology, resolved under the application id. */
@@ -120,15 +127,17 @@ export function planTopics(
     }
   }
   const create: TopicSpec[] = [];
+  const compacted = options.compacted ?? true;
   for (const t of repartition) create.push({ name: resolve(t.name), partitions: partitions.get(resolve(t.name))!, kind: 'replayable' });
   for (const sub of subtopologies) {
     for (const store of sub.stores) {
       if (!topology.stores.get(store)!.logging) continue;
-      create.push({ name: resolve(changelogName(store)), partitions: taskCount.get(sub.id)!, kind: 'replayable', compacted: true });
+      create.push({ name: resolve(changelogName(store)), partitions: taskCount.get(sub.id)!, kind: 'replayable', compacted });
     }
   }
   if (options.deadLetterTopic) create.push({ name: options.deadLetterTopic, partitions: 1, kind: 'replayable' });
-  if (options.checkpointTopic) create.push({ name: options.checkpointTopic, partitions: 1, kind: 'replayable' });
+  // Keyed by task: under transactions a restore needs only each task's latest checkpoint.
+  if (options.checkpointTopic) create.push({ name: options.checkpointTopic, partitions: 1, kind: 'replayable', compacted });
   for (const s of create) partitions.set(s.name, s.partitions);
   return { ...routing, partitions, taskCount, create };
 }
