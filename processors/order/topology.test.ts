@@ -7,7 +7,7 @@ import type {
   StockResponseMessage, TopicName, User,
 } from '../../schemas/index.ts';
 import { sampleValue } from '../../schemas/index.ts';
-import { orderTopology, ORDERS_STORE, USERS_STORE, type OrderTopologyOptions } from './topology.ts';
+import { orderTopology, DEADLINES_STORE, ORDERS_STORE, USERS_STORE, type OrderTopologyOptions } from './topology.ts';
 import type { OrderState } from './saga.ts';
 import type { SagaEnvelope } from './envelope.ts';
 import { canTransitionTo, ORDER_STATUSES } from './status.ts';
@@ -307,6 +307,24 @@ test('an order left unpaid past the deadline is cancelled and its stock released
   h.send('order-command-topic', pay(unpaid));
   t.is(h.all('payment-request-topic').length, 1, 'a PAY after the deadline is refused');
   t.regex(h.all<SagaEnvelope>('order-dead-letter-topic')[0]!.reason!, /PAY while CANCELLED/);
+});
+
+test('a payment deadline entry lasts while the order awaits payment: a paid or cancelled order takes its entry out', (t) => {
+  const h = new Harness({ paymentDeadlineMs: 60_000 });
+  const deadlines = () => [...h.driver.getStore<KeyValueStore<string, string>>(DEADLINES_STORE).range(undefined, undefined)].map((e) => e.value);
+  const paying = order();
+  const cancelled = order();
+  const waiting = order();
+  for (const o of [paying, cancelled, waiting]) awaitingPayment(h, o);
+  t.deepEqual(deadlines().sort(), [paying.orderId, cancelled.orderId, waiting.orderId].sort());
+  h.send('order-command-topic', pay(paying)).send('payment-success-topic', paid(paying, 'SUCCESS'));
+  h.send('order-command-topic', cancelCommand(cancelled));
+  t.not(h.state(paying.orderId)?.status, 'PENDING_PAYMENT');
+  t.is(h.state(cancelled.orderId)?.status, 'CANCELLED');
+  t.deepEqual(deadlines(), [waiting.orderId]);
+  h.advance(61_000);
+  t.is(h.state(waiting.orderId)?.status, 'CANCELLED', 'the one left still expires');
+  t.deepEqual(deadlines(), []);
 });
 
 test('a processor running behind does not cut the buyer\'s time: a PAY sent before the deadline is applied, an order never paid still expires', (t) => {

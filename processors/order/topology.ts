@@ -213,9 +213,18 @@ class OrderSaga implements Processor<string, SagaEnvelope, string, SagaForward> 
     const expiry = this.settings.retention.enabled ? expiresAt(state, this.settings.retention.retentionMs) : undefined;
     if (expiry !== undefined) this.expiries.add(expiry, state.orderId);
     if (state.status === 'PENDING_PAYMENT' && state.payment === null && state.awaitingPaymentSince !== null && before?.status !== 'PENDING_PAYMENT') {
-      this.deadlines.put(`${timeKey(state.awaitingPaymentSince + this.settings.paymentDeadlineMs)}/${state.orderId}`, state.orderId);
+      this.deadlines.put(this.deadlineKey(state.orderId, state.awaitingPaymentSince), state.orderId);
+    }
+    // Only a PENDING_PAYMENT order can expire (saga.ts expire): once it moves on, its deadline
+    // entry goes, so the store holds the orders awaiting payment, not every order of the deadline's span.
+    if (before?.status === 'PENDING_PAYMENT' && state.status !== 'PENDING_PAYMENT' && before.awaitingPaymentSince !== null) {
+      this.deadlines.delete(this.deadlineKey(state.orderId, before.awaitingPaymentSince));
     }
     for (const output of outputs) this.context.forward({ key: state.orderId, value: output, timestamp, headers: {} });
+  }
+
+  private deadlineKey(orderId: string, awaitingPaymentSince: number): string {
+    return `${timeKey(awaitingPaymentSince + this.settings.paymentDeadlineMs)}/${orderId}`;
   }
 
   private retryLater(envelope: SagaEnvelope, error: Error, now: number, timestamp: number): void {
