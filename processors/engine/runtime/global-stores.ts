@@ -8,6 +8,9 @@ import type { RecordMetadata, StreamRecord } from '../record.ts';
 import type { StateStore } from '../stores/store.ts';
 import type { GlobalStoreDef, Topology } from '../topology.ts';
 
+/** The task id global stores, their processors, metrics and dead letters go by. */
+export const GLOBAL_TASK = 'global';
+
 interface GlobalEntry {
   readonly def: GlobalStoreDef;
   readonly store: StateStore;
@@ -23,12 +26,12 @@ export class GlobalStores {
     for (const def of topology.globalStores.values()) {
       const store = def.store.build();
       store.init({
-        applicationId, taskId: 'global', partition: -1, stateDir: `${stateDir}/global`,
+        applicationId, taskId: GLOBAL_TASK, partition: -1, stateDir: `${stateDir}/global`,
         log: () => {}, streamTime: () => -1,
       });
       const entry: GlobalEntry = { def, store, processor: def.processor.supplier() as Processor<unknown, unknown, never, never>, current: undefined };
       const context: ProcessorContext<never, never> = {
-        applicationId, taskId: 'global', partition: -1,
+        applicationId, taskId: GLOBAL_TASK, partition: -1,
         forward: () => { throw new TopologyError(`global processor ${def.processor.name} cannot forward`); },
         recordMetadata: () => entry.current,
         getStateStore: <S extends StateStore>(name: string): S => {

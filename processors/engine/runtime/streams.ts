@@ -15,14 +15,15 @@
 import { randomUUID } from 'node:crypto';
 import type { ConsumedRecord, Consumer, Producer, ProducerRecord, RecordBatch, TopicDescription, TopicPartition } from '../../../transports/index.ts';
 import { sleep, tpKey, withTimeout } from '../../../transports/util.ts';
-import { CommitFailure, StreamsError, TaskTimeoutFailure, errorMessage, isRetriable } from '../errors.ts';
+import { CommitFailure, DeserializationFailure, ProcessingFailure, StreamsError, TaskTimeoutFailure, errorMessage, isRetriable } from '../errors.ts';
 import type { StateStore } from '../stores/store.ts';
 import { changelogName, resolveTopic, type SourceNode, type Subtopology, type Topology } from '../topology.ts';
 import { StoreChangelogReader, type TaskCheckpoints } from './changelog-reader.ts';
 import { commitProtocol, type CommitProtocol } from './commit-protocol.ts';
 import { resolveConfig, type ResolvedConfig, type StreamsConfig } from './config.ts';
 import { Deduplicator, checkpointRecord } from './effectively-once.ts';
-import { GlobalStores } from './global-stores.ts';
+import { deadLetterRecord } from './error-handling.ts';
+import { GLOBAL_TASK, GlobalStores } from './global-stores.ts';
 import { Metrics } from './metrics.ts';
 import { isMarker, readToEnd } from './read-to-end.ts';
 import { RecordCollector } from './record-collector.ts';
@@ -277,13 +278,45 @@ export class StreamsApp {
     await this.inLane(async () => {});
   }
 
+  /**
+   * One record of a global store's topic. A record that cannot be decoded or applied meets the
+   * application's error policies as a task's input does (fail, log and go on, or dead-letter with
+   * the reason: every instance reads the whole topic, so each one that meets the record
+   * dead-letters it, the source position in its headers). A failure that may pass (the registry
+   * unreachable) costs no update: the global stores are read again once the application recovers.
+   */
   private async applyGlobal(r: ConsumedRecord): Promise<void> {
     const source = this.globals!.source(r.topic)!;
+    const at = { topic: r.topic, partition: r.partition, offset: r.offset, taskId: GLOBAL_TASK };
+    let decoded: { key: unknown; value: unknown };
     try {
-      const { key, value } = await decode(source, r);
-      this.globals!.apply(r.topic, { key, value, timestamp: r.timestamp, headers: r.headers }, r.offset, r.partition);
+      decoded = await decode(source, r);
     } catch (e) {
-      this.config.logger(`global store update skipped (${r.topic}/${r.partition}@${r.offset}): ${errorMessage(e)}`);
+      const failure = e instanceof DeserializationFailure ? e : new DeserializationFailure(`cannot deserialize: ${errorMessage(e)}`, at, { cause: e, retriable: isRetriable(e) });
+      if (isRetriable(e)) { this.globalsFailed = true; this.laneError(failure); return; }
+      await this.globalFailure('deserialization', failure, r);
+      return;
+    }
+    try {
+      this.globals!.apply(r.topic, { ...decoded, timestamp: r.timestamp, headers: r.headers }, r.offset, r.partition);
+    } catch (e) {
+      await this.globalFailure('processing', new ProcessingFailure(`global store update failed: ${errorMessage(e)}`, at, { cause: e }), r);
+    }
+  }
+
+  private async globalFailure(stage: 'deserialization' | 'processing', failure: StreamsError, r: ConsumedRecord): Promise<void> {
+    const policy = this.config.errors[stage];
+    if (policy === 'fail') { this.laneError(failure); return; }
+    this.config.logger(`global store ${stage} failure, ${policy === 'dead-letter' ? 'sent to dead letters' : 'skipped'}: ${failure.message}`);
+    if (policy !== 'dead-letter') { this.metrics.failed(GLOBAL_TASK, stage); return; }
+    this.metrics.deadLettered(GLOBAL_TASK, stage);
+    const letter = deadLetterRecord(this.config.errors.deadLetterTopic, stage, failure, { ...r, raw: { key: r.key, value: r.value } }, GLOBAL_TASK);
+    try {
+      await this.plainProducer!.send([{ topic: letter.topic, partition: 0, key: letter.key as Buffer | null, value: letter.value as Buffer | null, headers: letter.headers, timestamp: letter.timestamp }]);
+    } catch (e) {
+      // Unsent, the record would be lost to the dead letters: read the global topics again once recovered.
+      this.globalsFailed = true;
+      this.laneError(asError(e));
     }
   }
 
