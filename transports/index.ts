@@ -2,10 +2,12 @@
  * Chooses a transport by configuration: the same topology runs on any of them.
  *   TRANSPORT=memory|kafka|rabbit   KAFKA_BROKERS=host:port,...   RABBIT_URL=amqp://...
  *   KAFKA_CLIENT=kafkajs|platformatic   which client the Kafka transport runs on (default kafkajs)
+ *   KAFKA_COMPACTED_TOPIC_CONFIG=name=value,...   extra config of the compacted topics it creates (changelogs)
  *   MEMORY_RETENTION_MS=ms   the embedded broker's retention of topics not compacted (default 1 h; 0 keeps all)
  */
 import { KafkaTransport, type KafkaTransportOptions } from './kafka/index.ts';
 import { PlatformaticKafkaTransport } from './kafka-platformatic/index.ts';
+import { parseTopicConfig } from './kafka/topic-config.ts';
 import { MemoryTransport, type MemoryTransportOptions } from './memory/index.ts';
 import { RabbitTransport, type RabbitTransportOptions } from './rabbit/index.ts';
 import type { Transport, TransportName } from './types.ts';
@@ -44,7 +46,10 @@ export function transportConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Tr
   const name = (env.TRANSPORT ?? 'memory') as TransportName;
   switch (name) {
     case 'memory': return { transport: 'memory', ...memoryRetentionFromEnv(env) };
-    case 'kafka': return { transport: 'kafka', brokers: (env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((s) => s.trim()) };
+    case 'kafka': {
+      const compactedTopicConfig = parseTopicConfig(env.KAFKA_COMPACTED_TOPIC_CONFIG);
+      return { transport: 'kafka', brokers: (env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((s) => s.trim()), ...(compactedTopicConfig ? { compactedTopicConfig } : {}) };
+    }
     case 'rabbit': return { transport: 'rabbit', url: env.RABBIT_URL ?? 'amqp://guest:guest@127.0.0.1:5672', managementUrl: env.RABBIT_MANAGEMENT_URL };
     default: throw new Error(`TRANSPORT must be memory, kafka or rabbit, not ${JSON.stringify(name)}`);
   }

@@ -23,8 +23,9 @@ import type {
 import { checkTopicSpec, deferred, sleep, toHeaders, tpKey, withTimeout, type Deferred } from '../util.ts';
 import { copartitionedAssigner } from './assigner.ts';
 import { splitByTimestamp } from './timestamps.ts';
+import { topicConfigEntries, type TopicConfigOptions } from '../kafka/topic-config.ts';
 
-export interface PlatformaticKafkaTransportOptions {
+export interface PlatformaticKafkaTransportOptions extends TopicConfigOptions {
   readonly brokers: readonly string[];
   readonly clientId?: string;
   /** Bound on establishing a connection; an unreachable broker fails within a few multiples of it. */
@@ -212,9 +213,7 @@ class PltAdminClient implements Admin {
         }
         continue;
       }
-      const configs = [];
-      if (spec.compacted) configs.push({ name: 'cleanup.policy', value: 'compact' });
-      if (spec.retentionMs !== undefined) configs.push({ name: 'retention.ms', value: String(spec.retentionMs) });
+      const configs = topicConfigEntries(spec, this.transport.options);
       try {
         await admin.createTopics({ topics: [spec.name], partitions: spec.partitions, replicas: 1, configs });
       } catch (e) {

@@ -16,13 +16,14 @@ import { CopartitionedAssigner } from './assigner.ts';
 import { classifyKafkaError } from './faults.ts';
 import { Backoff, type ReconnectOptions } from '../backoff.ts';
 import { BROKER_DEFAULT_MAX_MESSAGE_BYTES, kafkaRecordSize, partitionBudget, splitRequests, type Placed, type RequestLimits } from './requests.ts';
+import { topicConfigEntries, type TopicConfigOptions } from './topic-config.ts';
 import type {
   Admin, BatchHandler, Capabilities, ConsumedRecord, Consumer, ConsumerOptions, GroupPositions, Headers, Producer, ProducerOptions,
   ProducerRecord, RecordMetadata, TopicDescription, TopicPartition, TopicPartitionOffset, TopicSpec, Transport,
 } from '../types.ts';
 import { checkTopicSpec, deferred, sleep, tpKey, withTimeout, type Deferred } from '../util.ts';
 
-export interface KafkaTransportOptions {
+export interface KafkaTransportOptions extends TopicConfigOptions {
   readonly brokers: readonly string[];
   readonly clientId?: string;
   /** Bound on establishing a connection; an unreachable broker fails within a few multiples of it. */
@@ -236,9 +237,7 @@ class KafkaAdminClient implements Admin {
         }
         continue;
       }
-      const configEntries = [];
-      if (spec.compacted) configEntries.push({ name: 'cleanup.policy', value: 'compact' });
-      if (spec.retentionMs !== undefined) configEntries.push({ name: 'retention.ms', value: String(spec.retentionMs) });
+      const configEntries = topicConfigEntries(spec, this.transport.options);
       missing.push({ topic: spec.name, numPartitions: spec.partitions, replicationFactor: 1, configEntries });
     }
     if (missing.length === 0) return;
