@@ -22,8 +22,8 @@ export default tseslint.config(
         message: "the builder's topology is the engine's internal graph: use StreamsBuilder's methods (copartition, internalTopic, addStateStore) or the Topology returned by build()",
       }],
       'no-restricted-imports': ['error', { patterns: [{
-        group: ['**/engine/runtime/*', '**/engine/dsl/*', '**/engine/stores/*'],
-        message: 'import the engine from processors/engine/index.ts: its runtime, DSL and store modules are internal',
+        group: ['**/engine/runtime/*', '**/engine/dsl/*', '**/engine/stores/*', '**/engine/internals', '**/engine/internals.ts'],
+        message: 'import the engine from processors/engine/index.ts: its runtime, DSL and store modules and internals.ts (the graph behind a Topology) are internal',
       }] }],
     },
   },

@@ -58,7 +58,7 @@ export function appSample(app: StreamsApp): AppSample {
     return { task, restoredRecords: m?.restoredRecords ?? 0, restoreMs: Math.round((m?.restoreSeconds ?? 0) * 1000) };
   });
   let storeEntries = 0;
-  for (const name of app.topology.stores.keys()) {
+  for (const name of app.topology.describe().stores()) {
     for (const s of app.stores(name)) {
       const count = (s as Partial<ReadOnlyKeyValueStore<unknown, unknown>>).approximateNumEntries;
       if (typeof count === 'function') storeEntries += count.call(s);

@@ -5,6 +5,7 @@
  * `toString()` prints Kafka's layout and `toMermaid()` draws it.
  */
 import type { InternalTopic, ProcessorNode, SourceNode, Topology, TopologyNode } from './topology.ts';
+import { internals } from './internals.ts';
 
 export interface SourceDescription {
   readonly kind: 'source';
@@ -58,6 +59,16 @@ export class TopologyDescription {
     readonly globalStores: readonly GlobalStoreDescription[],
     readonly internalTopics: readonly InternalTopicDescription[],
   ) {}
+
+  /**
+   * The state stores of the sub-topologies (each once, in sub-topology order), global stores
+   * excluded (they are in `globalStores`): the names `StreamsApp.stores(name)` answers for.
+   */
+  stores(): string[] {
+    const globals = new Set(this.globalStores.map((g) => g.store));
+    const names = this.subtopologies.flatMap((s) => s.nodes.flatMap((n) => (n.kind === 'processor' ? n.stores : [])));
+    return [...new Set(names)].filter((n) => !globals.has(n));
+  }
 
   /** Kafka Streams' text, byte for byte in layout, so tools and eyes used to it read it as is. */
   toString(): string {
@@ -137,17 +148,17 @@ export function describeTopology(topology: Topology): TopologyDescription {
     const members = new Set(s.nodes);
     const size = subtreeSizes(topology, s.nodes);
     const order = (names: readonly string[]): string[] => [...names].sort((a, b) => compareNodes(a, b, size));
-    const nodes = order(s.nodes).map((name) => describeNode(topology.nodes.get(name)!, order, members));
+    const nodes = order(s.nodes).map((name) => describeNode(internals(topology).nodes.get(name)!, order, members));
     return { id: s.id, nodes };
   });
-  const globalStores = [...topology.globalStores.values()].map((g, i): GlobalStoreDescription => ({
+  const globalStores = [...internals(topology).globalStores.values()].map((g, i): GlobalStoreDescription => ({
     id: subtopologies.length + i,
     store: g.store.name,
     topic: g.source.topics[0]!,
     source: describeSource(g.source, (names) => [...names]),
     processor: describeProcessor(g.processor, (names) => [...names]),
   }));
-  return new TopologyDescription(subtopologies, globalStores, [...topology.internalTopics.values()].map((t) => ({ ...t })));
+  return new TopologyDescription(subtopologies, globalStores, [...internals(topology).internalTopics.values()].map((t) => ({ ...t })));
 }
 
 function describeNode(node: TopologyNode, order: (names: readonly string[]) => string[], members: ReadonlySet<string>): NodeDescription {
@@ -181,7 +192,7 @@ function subtreeSizes(topology: Topology, names: readonly string[]): Map<string,
   const visit = (name: string): number => {
     const known = size.get(name);
     if (known !== undefined) return known;
-    const node = topology.nodes.get(name);
+    const node = internals(topology).nodes.get(name);
     // The graph is acyclic (a parent must exist before its child), so the recursion ends.
     const n = 1 + (node && node.kind !== 'sink' ? node.children.reduce((sum, c) => sum + visit(c), 0) : 0);
     size.set(name, n);

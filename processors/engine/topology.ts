@@ -6,6 +6,7 @@
  */
 import { describeTopology, type TopologyDescription } from './describe.ts';
 import { TopologyError } from './errors.ts';
+import { attachGraph, internals } from './internals.ts';
 import type { ProcessorSupplier } from './processor.ts';
 import type { StreamRecord } from './record.ts';
 import { Serdes, type Serde } from './serde.ts';
@@ -82,12 +83,8 @@ export interface Subtopology {
 }
 
 export class Topology {
-  readonly nodes = new Map<string, TopologyNode>();
-  readonly stores = new Map<string, StoreBuilder>();
-  readonly globalStores = new Map<string, GlobalStoreDef>();
-  readonly internalTopics = new Map<string, InternalTopic>();
-  /** Groups of source topics that must have the same partition count (joined inputs). */
-  readonly copartitionGroups: string[][] = [];
+  // The graph lives behind `internals(topology)` (internals.ts), for engine modules only.
+  readonly #graph = attachGraph(this);
   private readonly topicToSource = new Map<string, string>();
 
   addSource<K, V>(name: string, topics: string | readonly string[], options: SourceOptions<K, V> = {}): this {
@@ -99,7 +96,7 @@ export class Topology {
       if (owner) throw new TopologyError(`topic ${t} is already read by source ${owner}; a topic has one source node (use merge)`);
       this.topicToSource.set(t, name);
     }
-    this.nodes.set(name, {
+    this.#graph.nodes.set(name, {
       kind: 'source', name, topics: list, children: [],
       keySerde: (options.keySerde ?? Serdes.json()) as Serde<unknown>,
       valueSerde: (options.valueSerde ?? Serdes.json()) as Serde<unknown>,
@@ -111,7 +108,7 @@ export class Topology {
   addProcessor<KIn, VIn, KOut, VOut>(name: string, supplier: ProcessorSupplier<KIn, VIn, KOut, VOut>, ...parents: string[]): this {
     this.claim(name);
     this.checkParents(name, parents);
-    this.nodes.set(name, {
+    this.#graph.nodes.set(name, {
       kind: 'processor', name, parents, children: [], stores: [],
       supplier: supplier as unknown as ProcessorSupplier<unknown, unknown, unknown, unknown>,
     });
@@ -122,7 +119,7 @@ export class Topology {
   addSink<K, V>(name: string, topic: string, options: SinkOptions<K, V> = {}, ...parents: string[]): this {
     this.claim(name);
     this.checkParents(name, parents);
-    this.nodes.set(name, {
+    this.#graph.nodes.set(name, {
       kind: 'sink', name, topic, parents,
       keySerde: (options.keySerde ?? Serdes.json()) as Serde<unknown>,
       valueSerde: (options.valueSerde ?? Serdes.json()) as Serde<unknown>,
@@ -133,18 +130,18 @@ export class Topology {
   }
 
   addStateStore(builder: StoreBuilder, ...processorNames: string[]): this {
-    if (this.stores.has(builder.name) || this.globalStores.has(builder.name)) throw new TopologyError(`store ${builder.name} is already added`);
-    this.stores.set(builder.name, builder);
-    if (builder.logging) this.internalTopics.set(changelogName(builder.name), { name: changelogName(builder.name), purpose: 'changelog' });
+    if (this.#graph.stores.has(builder.name) || this.#graph.globalStores.has(builder.name)) throw new TopologyError(`store ${builder.name} is already added`);
+    this.#graph.stores.set(builder.name, builder);
+    if (builder.logging) this.#graph.internalTopics.set(changelogName(builder.name), { name: changelogName(builder.name), purpose: 'changelog' });
     for (const p of processorNames) this.connectProcessorAndStateStores(p, builder.name);
     return this;
   }
 
   connectProcessorAndStateStores(processorName: string, ...storeNames: string[]): this {
-    const node = this.nodes.get(processorName);
+    const node = this.#graph.nodes.get(processorName);
     if (node?.kind !== 'processor') throw new TopologyError(`cannot connect stores to ${processorName}: no such processor`);
     for (const s of storeNames) {
-      if (!this.stores.has(s) && !this.globalStores.has(s)) throw new TopologyError(`store ${s} is not added to the topology`);
+      if (!this.#graph.stores.has(s) && !this.#graph.globalStores.has(s)) throw new TopologyError(`store ${s} is not added to the topology`);
       if (!node.stores.includes(s)) node.stores.push(s);
     }
     return this;
@@ -158,7 +155,7 @@ export class Topology {
     store: StoreBuilder, sourceName: string, topic: string, options: SourceOptions<K, V>,
     processorName: string, supplier: ProcessorSupplier<K, V, never, never>,
   ): this {
-    if (this.stores.has(store.name) || this.globalStores.has(store.name)) throw new TopologyError(`store ${store.name} is already added`);
+    if (this.#graph.stores.has(store.name) || this.#graph.globalStores.has(store.name)) throw new TopologyError(`store ${store.name} is already added`);
     this.claim(sourceName);
     this.claim(processorName);
     const source: SourceNode = {
@@ -171,19 +168,27 @@ export class Topology {
       kind: 'processor', name: processorName, parents: [sourceName], children: [], stores: [store.name],
       supplier: supplier as unknown as ProcessorSupplier<unknown, unknown, unknown, unknown>,
     };
-    this.globalStores.set(store.name, { store, source, processor });
+    this.#graph.globalStores.set(store.name, { store, source, processor });
     return this;
   }
 
   /** Declares a topic written and read inside the application (named `<appId>-<name>`). */
   addInternalTopic(topic: InternalTopic): this {
-    this.internalTopics.set(topic.name, topic);
+    this.#graph.internalTopics.set(topic.name, topic);
     return this;
   }
 
   copartition(topics: readonly string[]): this {
-    this.copartitionGroups.push([...topics]);
+    this.#graph.copartitionGroups.push([...topics]);
     return this;
+  }
+
+  /**
+   * The groups of topics declared co-partitioned (joined inputs, which must have the same
+   * partition count), as declared; a copy, so reading it cannot change the topology.
+   */
+  copartitionedTopics(): string[][] {
+    return this.#graph.copartitionGroups.map((g) => [...g]);
   }
 
   /** Connected components of the graph, each with its topics and stores, in order of first node. */
@@ -196,31 +201,31 @@ export class Topology {
       return r;
     };
     const union = (a: string, b: string) => parent.set(find(a), find(b));
-    for (const n of this.nodes.keys()) parent.set(n, n);
+    for (const n of this.#graph.nodes.keys()) parent.set(n, n);
     const storeOwner = new Map<string, string>();
-    for (const node of this.nodes.values()) {
+    for (const node of this.#graph.nodes.values()) {
       if (node.kind !== 'source') for (const p of node.parents) union(node.name, p);
       if (node.kind === 'processor') {
         for (const s of node.stores) {
-          if (this.globalStores.has(s)) continue;
+          if (this.#graph.globalStores.has(s)) continue;
           const owner = storeOwner.get(s);
           if (owner) union(node.name, owner); else storeOwner.set(s, node.name);
         }
       }
     }
     const groups = new Map<string, string[]>();
-    for (const n of this.nodes.keys()) {
+    for (const n of this.#graph.nodes.keys()) {
       const r = find(n);
       if (!groups.has(r)) groups.set(r, []);
       groups.get(r)!.push(n);
     }
     return [...groups.values()].map((names, id) => {
-      const nodes = names.map((n) => this.nodes.get(n)!);
+      const nodes = names.map((n) => this.#graph.nodes.get(n)!);
       return {
         id, nodes: names,
         sourceTopics: nodes.flatMap((n) => (n.kind === 'source' ? n.topics : [])),
         sinkTopics: nodes.flatMap((n) => (n.kind === 'sink' ? [n.topic] : [])),
-        stores: [...new Set(nodes.flatMap((n) => (n.kind === 'processor' ? n.stores.filter((s) => this.stores.has(s)) : [])))],
+        stores: [...new Set(nodes.flatMap((n) => (n.kind === 'processor' ? n.stores.filter((s) => this.#graph.stores.has(s)) : [])))],
       };
     });
   }
@@ -232,17 +237,17 @@ export class Topology {
 
   /** Checks the whole graph; the runtime and test driver call it before starting. */
   validate(): void {
-    for (const node of this.nodes.values()) {
+    for (const node of this.#graph.nodes.values()) {
       if (node.kind === 'source' && node.children.length === 0) throw new TopologyError(`source ${node.name} has no children`);
     }
-    for (const [name] of this.stores) {
-      const users = [...this.nodes.values()].filter((n) => n.kind === 'processor' && n.stores.includes(name));
+    for (const [name] of this.#graph.stores) {
+      const users = [...this.#graph.nodes.values()].filter((n) => n.kind === 'processor' && n.stores.includes(name));
       if (users.length === 0) throw new TopologyError(`store ${name} is connected to no processor`);
     }
   }
 
   private claim(name: string): void {
-    if (this.nodes.has(name) || [...this.globalStores.values()].some((g) => g.source.name === name || g.processor.name === name)) {
+    if (this.#graph.nodes.has(name) || [...this.#graph.globalStores.values()].some((g) => g.source.name === name || g.processor.name === name)) {
       throw new TopologyError(`a node named ${name} already exists`);
     }
   }
@@ -250,7 +255,7 @@ export class Topology {
   private checkParents(name: string, parents: readonly string[]): void {
     if (parents.length === 0) throw new TopologyError(`${name} needs at least one parent`);
     for (const p of parents) {
-      const node = this.nodes.get(p);
+      const node = this.#graph.nodes.get(p);
       if (!node) throw new TopologyError(`parent ${p} of ${name} does not exist`);
       if (node.kind === 'sink') throw new TopologyError(`sink ${p} cannot be the parent of ${name}`);
     }
@@ -258,7 +263,7 @@ export class Topology {
 
   private link(child: string, parents: readonly string[]): void {
     for (const p of parents) {
-      const node = this.nodes.get(p);
+      const node = this.#graph.nodes.get(p);
       if (node && node.kind !== 'sink') node.children.push(child);
     }
   }
@@ -274,5 +279,5 @@ export function repartitionName(name: string): string {
 
 /** The real topic name: internal topics are prefixed with the application id. */
 export function resolveTopic(topology: Topology, applicationId: string, topic: string): string {
-  return topology.internalTopics.has(topic) ? `${applicationId}-${topic}` : topic;
+  return internals(topology).internalTopics.has(topic) ? `${applicationId}-${topic}` : topic;
 }

@@ -61,7 +61,7 @@ async function harness(t: Teardown, make: () => Transport, options: HarnessOptio
     await admin.deleteTopics([
       ...paymentSpec.topics.map((topic) => contracts.topic(topic)),
       // What the engine creates for the application: internal topics, dead letters, checkpoints.
-      ...[...paymentTopology(contracts).internalTopics.keys(), 'dlq', 'checkpoints'].map((topic) => `${applicationId}-${topic}`),
+      ...[...paymentTopology(contracts).describe().internalTopics.map((i) => i.name), 'dlq', 'checkpoints'].map((topic) => `${applicationId}-${topic}`),
     ]);
     await transport.close();
   });

@@ -94,7 +94,7 @@ test('a late duplicate request after expiry is dead-lettered, never sent to the 
 test('retention 0: no order-status input, entries kept for ever', (t) => {
   const topology = paymentTopology(plainContracts(), { retention: { retentionMs: 0 } });
   t.false(topology.subtopologies().some((s) => s.sourceTopics.includes('order-status-topic')));
-  t.false(topology.stores.has(PAYMENT_EXPIRIES_STORE));
+  t.false(topology.describe().stores().includes(PAYMENT_EXPIRIES_STORE));
   const d = driver(t, { retentionMs: 0 });
   d.pipe('payment-request-topic', 'o1', request('o1'));
   d.pipe(PG_RESULTS, 'o1', outcome('o1'));

@@ -119,7 +119,7 @@ test('rejected lines go with their order; a repeated end changes nothing', (t) =
 test('retention 0: no tracker, no order-status input, reservations kept for ever', (t) => {
   const topology = stockTopology(plainContracts(), { retention: { retentionMs: 0 } });
   t.false(topology.subtopologies().some((s) => s.sourceTopics.includes('order-status-topic')));
-  t.false(topology.stores.has(STOCK_ORDERS_STORE));
+  t.false(topology.describe().stores().includes(STOCK_ORDERS_STORE));
   const d = driver(t, { retentionMs: 0 });
   order(d, 'o1', [[A, 1]]);
   d.advanceWallClockTime(100 * RETENTION);

@@ -176,7 +176,7 @@ export function sagaReaders(): ReadonlyMap<TopicName, Readers> {
   for (const name of PROCESSORS) {
     const topology = specs[name].topology(contracts, {});
     for (const topic of new Set(topology.subtopologies().flatMap((s) => s.sourceTopics))) readers.get(topic as TopicName)?.streams.push(name);
-    for (const g of topology.globalStores.values()) for (const topic of g.source.topics) readers.get(topic as TopicName)?.global.push(name);
+    for (const g of topology.describe().globalStores) readers.get(g.topic as TopicName)?.global.push(name);
   }
   return readers;
 }

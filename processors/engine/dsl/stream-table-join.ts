@@ -9,6 +9,7 @@ import type { GlobalKTable } from './global-table.ts';
 import { KStream } from './kstream.ts';
 import type { KTable } from './ktable.ts';
 import type { Named } from './options.ts';
+import { internals } from '../internals.ts';
 
 export function streamTableJoin<K, V, VT, VR>(
   stream: KStream<K, V>, table: KTable<K, VT>, joiner: (value: V, tableValue: VT, key: K) => VR, left: boolean, named: Named,
@@ -66,7 +67,7 @@ export function sourceTopicsOf(topology: import('../topology.ts').Topology, node
   const walk = (n: string) => {
     if (seen.has(n)) return;
     seen.add(n);
-    const def = topology.nodes.get(n);
+    const def = internals(topology).nodes.get(n);
     if (!def) return;
     if (def.kind === 'source') { topics.push(...def.topics); return; }
     for (const p of def.parents) walk(p);

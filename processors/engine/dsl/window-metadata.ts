@@ -6,6 +6,7 @@
  */
 import { TopologyError } from '../errors.ts';
 import type { Topology } from '../topology.ts';
+import { internals } from '../internals.ts';
 
 interface Metadata {
   /** Node → ms after a window's `end` when stream time closes it. */
@@ -39,7 +40,7 @@ export function windowCloseDelay(topology: Topology, node: string): number {
     seen.add(n);
     const own = delays.get(n);
     if (own !== undefined) return own;
-    const def = topology.nodes.get(n);
+    const def = internals(topology).nodes.get(n);
     if (!def || def.kind === 'source') return -1;
     return Math.max(-1, ...def.parents.map(walk));
   };

@@ -20,6 +20,7 @@ import { deleteLocalCheckpoint, readLocalCheckpoint, writeLocalCheckpoint, type 
 import type { Metrics } from './metrics.ts';
 import { MARKER_HEADER, MARKER_KEY, readToEnd } from './read-to-end.ts';
 import type { StreamTask } from './task.ts';
+import { internals } from '../internals.ts';
 
 /** A task's latest checkpoint and every commit unit it ever checkpointed. */
 export interface TaskCheckpoints {
@@ -90,7 +91,7 @@ export class StoreChangelogReader {
     for (const task of tasks) {
       const local = readLocalCheckpoint(this.taskDir(task));
       for (const [name, store] of task.stores) {
-        if (!topology.stores.get(name)!.logging) continue;
+        if (!internals(topology).stores.get(name)!.logging) continue;
         const tp = { topic: resolveTopic(topology, applicationId, changelogName(name)), partition: task.partition };
         const held = store.persistent ? local?.get(name) : undefined;
         const from = held && held.topic === tp.topic && held.partition === tp.partition ? held.offset : 0;
@@ -160,7 +161,7 @@ export class StoreChangelogReader {
     const wanted: { task: StreamTask; store: string; tp: TopicPartition }[] = [];
     for (const task of tasks) {
       for (const [name, store] of task.stores) {
-        if (!store.persistent || !topology.stores.get(name)!.logging) continue;
+        if (!store.persistent || !internals(topology).stores.get(name)!.logging) continue;
         wanted.push({ task, store: name, tp: { topic: resolveTopic(topology, applicationId, changelogName(name)), partition: task.partition } });
       }
     }

@@ -7,6 +7,7 @@ import type { Processor, ProcessorContext } from '../processor.ts';
 import type { RecordMetadata, StreamRecord } from '../record.ts';
 import type { StateStore } from '../stores/store.ts';
 import type { GlobalStoreDef, Topology } from '../topology.ts';
+import { internals } from '../internals.ts';
 
 /** The task id global stores, their processors, metrics and dead letters go by. */
 export const GLOBAL_TASK = 'global';
@@ -23,7 +24,7 @@ export class GlobalStores {
   private readonly byName = new Map<string, GlobalEntry>();
 
   constructor(topology: Topology, applicationId: string, stateDir: string, now: () => number) {
-    for (const def of topology.globalStores.values()) {
+    for (const def of internals(topology).globalStores.values()) {
       const store = def.store.build();
       store.init({
         applicationId, taskId: GLOBAL_TASK, partition: -1, stateDir: `${stateDir}/global`,

@@ -29,6 +29,7 @@ import { isMarker, readToEnd } from './read-to-end.ts';
 import { RecordCollector } from './record-collector.ts';
 import { StreamTask, type InputRecord, type TaskHost } from './task.ts';
 import { changelogTopics, planTopics, routeTopics, type TopicRouting } from './topic-plan.ts';
+import { internals } from '../internals.ts';
 
 export type StreamsState = 'CREATED' | 'STARTING' | 'RUNNING' | 'ERROR' | 'CLOSED';
 
@@ -181,7 +182,7 @@ export class StreamsApp {
 
   /** Every topic this application creates for itself (for a reset: delete them with the group). */
   internalTopicNames(): string[] {
-    const names = [...this.topology.internalTopics.keys()].map((t) => this.resolve(t));
+    const names = [...internals(this.topology).internalTopics.keys()].map((t) => this.resolve(t));
     if (this.usesDeadLetters() || this.config.errors.production === 'dead-letter') names.push(this.config.errors.deadLetterTopic);
     if (this.config.guarantee === 'exactly_once') names.push(this.checkpointTopic());
     return names;
@@ -257,7 +258,7 @@ export class StreamsApp {
   }
 
   private async startGlobals(): Promise<void> {
-    if (this.topology.globalStores.size === 0) return;
+    if (internals(this.topology).globalStores.size === 0) return;
     const globals = new GlobalStores(this.topology, this.config.applicationId, this.config.stateDir, () => Date.now());
     this.globals = globals;
     const tps: TopicPartition[] = [];
@@ -388,7 +389,7 @@ export class StreamsApp {
 
   private host(taskId: string, partition: number): TaskHost {
     // Resolved once per store: `log` runs for every store write.
-    const changelogTopics = new Map([...this.topology.stores.keys()].map((store) => [store, this.resolve(changelogName(store))]));
+    const changelogTopics = new Map([...internals(this.topology).stores.keys()].map((store) => [store, this.resolve(changelogName(store))]));
     return {
       applicationId: this.config.applicationId,
       stateDir: this.config.stateDir,

@@ -11,6 +11,7 @@ import type { Serde } from '../serde.ts';
 import type { StateStore, StoreContext } from '../stores/store.ts';
 import { resolveTopic, type ProcessorNode, type SinkNode, type SourceNode, type Subtopology, type Topology } from '../topology.ts';
 import { deadLetterRecord, type ErrorHandling } from './error-handling.ts';
+import { internals, type TopologyGraph } from '../internals.ts';
 
 export interface InputRecord {
   readonly topic: string;
@@ -78,6 +79,8 @@ export class StreamTask {
   private streamTime = -1;
   recordsIn = 0;
   recordsOut = 0;
+  // Looked up once: forward, deliver and sink read it for every record.
+  private readonly graph: TopologyGraph;
 
   constructor(
     readonly topology: Topology,
@@ -86,13 +89,14 @@ export class StreamTask {
     private readonly host: TaskHost,
   ) {
     this.id = `${subtopology.id}_${partition}`;
+    this.graph = internals(topology);
     for (const name of subtopology.nodes) {
-      const node = topology.nodes.get(name)!;
+      const node = this.graph.nodes.get(name)!;
       if (node.kind === 'source') for (const t of node.topics) this.sourceByTopic.set(this.resolve(t), node);
     }
     for (const storeName of subtopology.stores) {
-      const store = topology.stores.get(storeName)!.build();
-      const logging = topology.stores.get(storeName)!.logging;
+      const store = this.graph.stores.get(storeName)!.build();
+      const logging = this.graph.stores.get(storeName)!.logging;
       const ctx: StoreContext = {
         applicationId: host.applicationId, taskId: this.id, partition, stateDir: `${host.stateDir}/${this.id}`,
         log: logging ? (k, v) => host.log(storeName, k, v, this.currentTimestamp()) : () => {},
@@ -111,7 +115,7 @@ export class StreamTask {
   /** Instantiates processors and calls their `init`; after stores are restored. */
   initialize(): void {
     for (const name of this.subtopology.nodes) {
-      const node = this.topology.nodes.get(name)!;
+      const node = this.graph.nodes.get(name)!;
       const ctx = new NodeContext(this, node.name);
       this.contexts.set(name, ctx);
       if (node.kind === 'processor') this.processors.set(name, node.supplier());
@@ -173,7 +177,7 @@ export class StreamTask {
   // --- inside processing ---
 
   forward(from: string, record: StreamRecord<unknown, unknown>, childName?: string): void {
-    const node = this.topology.nodes.get(from)!;
+    const node = this.graph.nodes.get(from)!;
     if (node.kind === 'sink') return;
     const children = childName === undefined ? node.children : node.children.filter((c) => c === childName);
     if (childName !== undefined && children.length === 0) throw new TopologyError(`${from} has no child named ${childName}`);
@@ -181,7 +185,7 @@ export class StreamTask {
   }
 
   getStore(node: string, name: string): StateStore {
-    const def = this.topology.nodes.get(node) as ProcessorNode | undefined;
+    const def = this.graph.nodes.get(node) as ProcessorNode | undefined;
     if (!def || def.kind !== 'processor' || !def.stores.includes(name)) {
       throw new TopologyError(`processor ${node} is not connected to store ${name}`, { taskId: this.id });
     }
@@ -243,7 +247,7 @@ export class StreamTask {
   }
 
   private deliver(name: string, record: StreamRecord<unknown, unknown>): void {
-    const node = this.topology.nodes.get(name)!;
+    const node = this.graph.nodes.get(name)!;
     if (node.kind === 'sink') { this.sink(node, record); return; }
     const p = this.processors.get(name);
     if (!p) throw new TopologyError(`node ${name} is not a processor of task ${this.id}`);
@@ -255,7 +259,7 @@ export class StreamTask {
     this.host.emit({
       topic: this.resolve(node.topic), key: record.key, value: record.value, timestamp: record.timestamp, headers: record.headers,
       keySerde: node.keySerde, valueSerde: node.valueSerde, partitioner: node.partitioner,
-      internal: this.topology.internalTopics.has(node.topic),
+      internal: this.graph.internalTopics.has(node.topic),
       origin: this.current && { topic: this.current.topic, partition: this.current.partition, offset: this.current.offset, seq: this.outputSeq++ },
     });
   }

@@ -11,6 +11,7 @@ import { resolveTopic, type Topology } from '../topology.ts';
 import { GlobalStores } from './global-stores.ts';
 import type { ErrorHandling } from './error-handling.ts';
 import { StreamTask, type OutputRecord, type TaskHost } from './task.ts';
+import { internals } from '../internals.ts';
 
 export interface TestDriverOptions {
   readonly applicationId?: string;
@@ -166,7 +167,7 @@ export class TopologyTestDriver {
 
   /** Internal topics are read back by the name the topology gave them, without the prefix. */
   private externalName(topic: string): string {
-    for (const name of this.topology.internalTopics.keys()) {
+    for (const name of internals(this.topology).internalTopics.keys()) {
       if (resolveTopic(this.topology, this.applicationId, name) === topic) return name;
     }
     return topic;

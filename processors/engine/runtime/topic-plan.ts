@@ -6,6 +6,7 @@
 import type { TopicDescription, TopicSpec } from '../../../transports/index.ts';
 import { TopologyError, UnsupportedGuaranteeError } from '../errors.ts';
 import { changelogName, resolveTopic, type SourceNode, type Subtopology, type Topology } from '../topology.ts';
+import { internals } from '../internals.ts';
 
 /** Where each input goes and the counts that fix the task ids. */
 export interface TopicRouting {
@@ -53,7 +54,7 @@ export interface PlanOptions {
 /** The sources, sinks and global topics of a topology, resolved under the application id. */
 export function routeTopics(topology: Topology, applicationId: string): TopicRouting {
   const resolve = (t: string) => resolveTopic(topology, applicationId, t);
-  const internal = new Set([...topology.internalTopics.keys()].map(resolve));
+  const internal = new Set([...internals(topology).internalTopics.keys()].map(resolve));
   const subOfTopic = new Map<string, Subtopology>();
   const sourceOfTopic = new Map<string, SourceNode>();
   const external = new Set<string>();
@@ -65,11 +66,11 @@ export function routeTopics(topology: Topology, applicationId: string): TopicRou
     }
     for (const t of sub.sinkTopics) if (!internal.has(resolve(t))) external.add(resolve(t));
     for (const name of sub.nodes) {
-      const node = topology.nodes.get(name)!;
+      const node = internals(topology).nodes.get(name)!;
       if (node.kind === 'source') for (const t of node.topics) sourceOfTopic.set(resolve(t), node);
     }
   }
-  for (const g of topology.globalStores.values()) for (const t of g.source.topics) external.add(t);
+  for (const g of internals(topology).globalStores.values()) for (const t of g.source.topics) external.add(t);
   return { subtopologies, subOfTopic, sourceOfTopic, external };
 }
 
@@ -98,15 +99,15 @@ export function planTopics(
   // Repartition topics: a topic joined with others takes their count (a foreign-key join's
   // subscription topic is co-partitioned with the foreign table); otherwise the count of the
   // sub-topology that writes it. Repeated until nothing changes, since they feed each other.
-  const repartition = [...topology.internalTopics.values()].filter((t) => t.purpose === 'repartition');
+  const repartition = [...internals(topology).internalTopics.values()].filter((t) => t.purpose === 'repartition');
   for (const t of repartition) if (t.partitions !== undefined) partitions.set(resolve(t.name), t.partitions);
   for (let changed = true; changed;) {
     changed = false;
-    for (const group of topology.copartitionGroups) {
+    for (const group of internals(topology).copartitionGroups) {
       const known = group.map((t) => partitions.get(resolve(t))).find((n) => n !== undefined);
       if (known === undefined) continue;
       for (const t of group) {
-        if (topology.internalTopics.has(t) && !partitions.has(resolve(t))) { partitions.set(resolve(t), known); changed = true; }
+        if (internals(topology).internalTopics.has(t) && !partitions.has(resolve(t))) { partitions.set(resolve(t), known); changed = true; }
       }
     }
     for (const t of repartition) {
@@ -120,7 +121,7 @@ export function planTopics(
   for (const t of repartition) if (!partitions.has(resolve(t.name))) partitions.set(resolve(t.name), options.defaultPartitions);
   const taskCount = new Map<number, number>();
   for (const sub of subtopologies) taskCount.set(sub.id, Math.max(...sub.sourceTopics.map((t) => partitions.get(resolve(t))!)));
-  for (const group of topology.copartitionGroups) {
+  for (const group of internals(topology).copartitionGroups) {
     if (new Set(group.map((t) => partitions.get(resolve(t)))).size > 1) {
       const counts = group.map((t) => `${resolve(t)}=${partitions.get(resolve(t))}`);
       throw new TopologyError(`joined topics must be co-partitioned (same partition count, same key): ${counts.join(', ')}; repartition one side or recreate the topic`);
@@ -131,7 +132,7 @@ export function planTopics(
   for (const t of repartition) create.push({ name: resolve(t.name), partitions: partitions.get(resolve(t.name))!, kind: 'replayable' });
   for (const sub of subtopologies) {
     for (const store of sub.stores) {
-      if (!topology.stores.get(store)!.logging) continue;
+      if (!internals(topology).stores.get(store)!.logging) continue;
       create.push({ name: resolve(changelogName(store)), partitions: taskCount.get(sub.id)!, kind: 'replayable', compacted });
     }
   }
@@ -146,7 +147,7 @@ export function planTopics(
 export function changelogTopics(topology: Topology, routing: TopicRouting, applicationId: string): string[] {
   const out: string[] = [];
   for (const sub of routing.subtopologies) {
-    for (const store of sub.stores) if (topology.stores.get(store)!.logging) out.push(resolveTopic(topology, applicationId, changelogName(store)));
+    for (const store of sub.stores) if (internals(topology).stores.get(store)!.logging) out.push(resolveTopic(topology, applicationId, changelogName(store)));
   }
   return out;
 }

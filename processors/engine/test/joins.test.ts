@@ -1,6 +1,7 @@
 import test from 'ava';
 import { JoinWindows, Serdes, StreamsBuilder, TopologyTestDriver, type KeyValueStore, type Topology } from '../index.ts';
 import { Instruction, responseSerdeOf, subscriptionSerdeOf } from '../dsl/foreign-key-join.ts';
+import { internals } from '../internals.ts';
 
 const show = (l: string | null, r: string | null) => `[${l}, ${r}]`;
 
@@ -90,8 +91,8 @@ test('a key-changed stream is repartitioned before the join and the inputs are c
   const payments = b.stream<string, string>('payments');
   orders.join(payments, (o, p) => `${o.id}:${p}`, JoinWindows.ofTimeDifferenceWithNoGrace(10)).to('paid');
   const topology = b.build();
-  t.true([...topology.internalTopics.values()].some((i) => i.purpose === 'repartition'));
-  t.true(topology.copartitionGroups.some((g) => g.includes('payments') && g.some((x) => x.endsWith('-repartition'))));
+  t.true([...internals(topology).internalTopics.values()].some((i) => i.purpose === 'repartition'));
+  t.true(internals(topology).copartitionGroups.some((g) => g.includes('payments') && g.some((x) => x.endsWith('-repartition'))));
   const d = new TopologyTestDriver(topology);
   d.pipe('orders', 'o1', { customer: 'c1', id: 'o1' }, { timestamp: 1 });
   d.pipe('payments', 'c1', 'p1', { timestamp: 3 });
@@ -143,13 +144,13 @@ test('foreign-key joins follow foreign-key changes, right-side changes and delet
 
 test('foreign-key join subscriptions and responses cross internal topics co-partitioned with each table', (t) => {
   const topology = foreignKeyJoins();
-  const internal = [...topology.internalTopics.values()].filter((i) => i.purpose === 'repartition').map((i) => i.name);
+  const internal = [...internals(topology).internalTopics.values()].filter((i) => i.purpose === 'repartition').map((i) => i.name);
   const subscription = internal.filter((n) => n.includes('subscription-registration'));
   const response = internal.filter((n) => n.includes('subscription-response'));
   t.is(subscription.length, 2);
   t.is(response.length, 2);
-  for (const s of subscription) t.true(topology.copartitionGroups.some((g) => g.includes(s) && g.includes('customers')));
-  for (const r of response) t.true(topology.copartitionGroups.some((g) => g.includes(r) && g.includes('orders')));
+  for (const s of subscription) t.true(internals(topology).copartitionGroups.some((g) => g.includes(s) && g.includes('customers')));
+  for (const r of response) t.true(internals(topology).copartitionGroups.some((g) => g.includes(r) && g.includes('orders')));
   t.true(topology.subtopologies().length >= 2, 'the right side runs where the customers are');
 });
 

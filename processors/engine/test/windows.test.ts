@@ -8,6 +8,7 @@ import {
   type SessionStore, type WindowStore, type Windowed,
 } from '../index.ts';
 import type { StoreContext } from '../stores/store.ts';
+import { internals } from '../internals.ts';
 
 /** `key@start-end` for readable assertions on windowed keys. */
 const w = (k: Windowed<string>) => `${k.key}@${k.window.start}-${k.window.end}`;
@@ -170,7 +171,7 @@ test('windowed serdes write Kafka Streams bytes: key + start, or key + end + sta
   const b = new StreamsBuilder();
   b.stream<string, string>('in', { keySerde: Serdes.string() }).groupByKey()
     .windowedBy(TimeWindows.ofSizeWithNoGrace(10)).count().toStream().to('out', { name: 'sink' });
-  const sink = b.build().nodes.get('sink');
+  const sink = internals(b.build()).nodes.get('sink');
   t.is(sink?.kind, 'sink');
   if (sink?.kind === 'sink') t.deepEqual(await sink.keySerde.serialize('out', { key: 'k', window: { start: 20, end: 30 } }), bytes);
   t.deepEqual(session.decode!(session.encode!({ key: 'k', window: { start: 5, end: 9 } })), { key: 'k', window: { start: 5, end: 9 } });
