@@ -1,10 +1,12 @@
 /** The engine's public surface: DSL, Processor API, stores, runtime, test driver. */
 export { StreamsBuilder } from './dsl/builder.ts';
-export { KStream, BranchedKStream, type KeyValuePair } from './dsl/kstream.ts';
-export { KTable, type JoinKind } from './dsl/ktable.ts';
-export { KGroupedStream, type Aggregator, type Initializer, type Reducer } from './dsl/grouped-stream.ts';
-export { KGroupedTable } from './dsl/grouped-table.ts';
-export { GlobalKTable } from './dsl/global-table.ts';
+// Streams, tables and their groupings are types only: StreamsBuilder and the DSL create them
+// (their constructors take the builder's internals), as in Kafka Streams.
+export type { KStream, BranchedKStream, KeyValuePair } from './dsl/kstream.ts';
+export type { KTable, JoinKind } from './dsl/ktable.ts';
+export type { KGroupedStream, Aggregator, Initializer, Reducer } from './dsl/grouped-stream.ts';
+export type { KGroupedTable } from './dsl/grouped-table.ts';
+export type { GlobalKTable } from './dsl/global-table.ts';
 export type { Consumed, Produced, Materialized, Grouped, Repartitioned, Named } from './dsl/options.ts';
 export { Topology, changelogName, repartitionName, type Subtopology, type TimestampExtractor } from './topology.ts';
 export {
@@ -27,8 +29,8 @@ export { isMarker, MARKER_HEADER, MARKER_KEY } from './runtime/read-to-end.ts';
 // Windows, windowed aggregations, suppression, stream–stream and foreign-key joins.
 export { TimeWindows, SlidingWindows, SessionWindows, JoinWindows, type Window } from './dsl/windows.ts';
 export { WindowedSerdes, type Windowed, type WindowedSerde } from './dsl/windowed.ts';
-export { TimeWindowedKStream, type WindowedMaterialized } from './dsl/windowed-stream.ts';
-export { SessionWindowedKStream, type Merger } from './dsl/session-windowed-stream.ts';
+export type { TimeWindowedKStream, WindowedMaterialized } from './dsl/windowed-stream.ts';
+export type { SessionWindowedKStream, Merger } from './dsl/session-windowed-stream.ts';
 export { droppedLateRecords } from './dsl/window-metadata.ts';
 export { windowStore, type WindowStore, type ReadOnlyWindowStore, type WindowStoreOptions, type WindowStoreEntry, type WindowedKeyValue } from './stores/window.ts';
 export { sessionStore, type SessionStore, type ReadOnlySessionStore, type SessionStoreOptions } from './stores/session.ts';
