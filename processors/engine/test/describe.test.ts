@@ -200,3 +200,27 @@ test('Mermaid: ids stay distinct when names sanitize alike, and labels are quote
   t.true(m.edges.some(([a, , b]) => a === 'end' && b === 'a-b'));
   t.false(m.ids.includes('end'), 'a node named end must not become the keyword');
 });
+
+test('stores() names each sub-topology store once, global stores apart; co-partition groups read as a copy', (t) => {
+  const topology = new Topology()
+    .addSource('in', 'a')
+    .addProcessor('p', () => ({ process() {} }), 'in')
+    .addProcessor('q', () => ({ process() {} }), 'p')
+    .addStateStore(keyValueStore('shared'), 'p', 'q')
+    .addSource('other-in', 'b')
+    .addProcessor('r', () => ({ process() {} }), 'other-in')
+    .addStateStore(keyValueStore('own'), 'r')
+    .addGlobalStore(keyValueStore('rates'), 'rates-in', 'rates', {}, 'rates-update', () => ({ process() {} }))
+    .connectProcessorAndStateStores('r', 'rates')
+    .copartition(['a', 'b']);
+  const d = topology.describe();
+  t.deepEqual(d.stores(), ['shared', 'own']);
+  t.deepEqual(d.globalStores.map((g) => g.store), ['rates']);
+  const groups = topology.copartitionedTopics();
+  t.deepEqual(groups, [['a', 'b']]);
+  groups[0]!.push('c');
+  groups.push(['x']);
+  t.deepEqual(topology.copartitionedTopics(), [['a', 'b']], 'the copy does not reach the topology');
+  // The graph is not a property of the topology: team code has describe() and these readers.
+  for (const field of ['nodes', 'stores', 'globalStores', 'internalTopics', 'copartitionGroups']) t.false(field in topology, field);
+});
