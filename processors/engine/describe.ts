@@ -144,21 +144,22 @@ export class TopologyDescription {
 }
 
 export function describeTopology(topology: Topology): TopologyDescription {
+  const graph = internals(topology);
   const subtopologies = topology.subtopologies().map((s): SubtopologyDescription => {
     const members = new Set(s.nodes);
     const size = subtreeSizes(topology, s.nodes);
     const order = (names: readonly string[]): string[] => [...names].sort((a, b) => compareNodes(a, b, size));
-    const nodes = order(s.nodes).map((name) => describeNode(internals(topology).nodes.get(name)!, order, members));
+    const nodes = order(s.nodes).map((name) => describeNode(graph.nodes.get(name)!, order, members));
     return { id: s.id, nodes };
   });
-  const globalStores = [...internals(topology).globalStores.values()].map((g, i): GlobalStoreDescription => ({
+  const globalStores = [...graph.globalStores.values()].map((g, i): GlobalStoreDescription => ({
     id: subtopologies.length + i,
     store: g.store.name,
     topic: g.source.topics[0]!,
     source: describeSource(g.source, (names) => [...names]),
     processor: describeProcessor(g.processor, (names) => [...names]),
   }));
-  return new TopologyDescription(subtopologies, globalStores, [...internals(topology).internalTopics.values()].map((t) => ({ ...t })));
+  return new TopologyDescription(subtopologies, globalStores, [...graph.internalTopics.values()].map((t) => ({ ...t })));
 }
 
 function describeNode(node: TopologyNode, order: (names: readonly string[]) => string[], members: ReadonlySet<string>): NodeDescription {
@@ -189,10 +190,11 @@ function describeProcessor(node: ProcessorNode, order: (names: readonly string[]
  */
 function subtreeSizes(topology: Topology, names: readonly string[]): Map<string, number> {
   const size = new Map<string, number>();
+  const { nodes } = internals(topology);
   const visit = (name: string): number => {
     const known = size.get(name);
     if (known !== undefined) return known;
-    const node = internals(topology).nodes.get(name);
+    const node = nodes.get(name);
     // The graph is acyclic (a parent must exist before its child), so the recursion ends.
     const n = 1 + (node && node.kind !== 'sink' ? node.children.reduce((sum, c) => sum + visit(c), 0) : 0);
     size.set(name, n);

@@ -36,6 +36,19 @@ export const DeadLetterHeaders = {
 
 export type FailureStage = 'deserialization' | 'processing' | 'produce';
 
+/**
+ * A record failed to decode or process: its stage's policy decides. Under `fail` the failure is
+ * thrown; otherwise it is logged and counted (`count(deadLettered)`), and the answer says whether
+ * the record goes to the dead-letter topic. Tasks and global stores alike.
+ */
+export function applyPolicy(errors: ErrorHandling, stage: 'deserialization' | 'processing', failure: StreamsError, count: (deadLettered: boolean) => void): boolean {
+  const policy = errors[stage];
+  if (policy === 'fail') throw failure;
+  errors.logger(`${stage} failure, ${policy === 'dead-letter' ? 'sent to dead letters' : 'skipped'}: ${failure.message}`);
+  count(policy === 'dead-letter');
+  return policy === 'dead-letter';
+}
+
 export function deadLetterRecord(
   topic: string,
   stage: FailureStage,

@@ -22,7 +22,7 @@ import { StoreChangelogReader, type TaskCheckpoints } from './changelog-reader.t
 import { commitProtocol, type CommitProtocol } from './commit-protocol.ts';
 import { resolveConfig, type ResolvedConfig, type StreamsConfig } from './config.ts';
 import { Deduplicator, checkpointRecord } from './effectively-once.ts';
-import { deadLetterRecord } from './error-handling.ts';
+import { applyPolicy, deadLetterRecord } from './error-handling.ts';
 import { GLOBAL_TASK, GlobalStores } from './global-stores.ts';
 import { Metrics } from './metrics.ts';
 import { isMarker, readToEnd } from './read-to-end.ts';
@@ -293,8 +293,9 @@ export class StreamsApp {
     try {
       decoded = await decode(source, r);
     } catch (e) {
-      const failure = e instanceof DeserializationFailure ? e : new DeserializationFailure(`cannot deserialize: ${errorMessage(e)}`, at, { cause: e, retriable: isRetriable(e) });
-      if (isRetriable(e)) { this.globalsFailed = true; this.laneError(failure); return; }
+      const retriable = isRetriable(e);
+      const failure = e instanceof DeserializationFailure ? e : new DeserializationFailure(`cannot deserialize: ${errorMessage(e)}`, at, { cause: e, retriable });
+      if (retriable) { this.globalsFailed = true; this.laneError(failure); return; }
       await this.globalFailure('deserialization', failure, r);
       return;
     }
@@ -306,11 +307,14 @@ export class StreamsApp {
   }
 
   private async globalFailure(stage: 'deserialization' | 'processing', failure: StreamsError, r: ConsumedRecord): Promise<void> {
-    const policy = this.config.errors[stage];
-    if (policy === 'fail') { this.laneError(failure); return; }
-    this.config.logger(`global store ${stage} failure, ${policy === 'dead-letter' ? 'sent to dead letters' : 'skipped'}: ${failure.message}`);
-    if (policy !== 'dead-letter') { this.metrics.failed(GLOBAL_TASK, stage); return; }
-    this.metrics.deadLettered(GLOBAL_TASK, stage);
+    let deadLetter: boolean;
+    try {
+      deadLetter = applyPolicy(this.config.errors, stage, failure, (deadLettered) => this.countFailure(GLOBAL_TASK, stage, deadLettered));
+    } catch (e) {
+      this.laneError(asError(e));
+      return;
+    }
+    if (!deadLetter) return;
     const letter = deadLetterRecord(this.config.errors.deadLetterTopic, stage, failure, { ...r, raw: { key: r.key, value: r.value } }, GLOBAL_TASK);
     try {
       await this.plainProducer!.send([{ topic: letter.topic, partition: 0, key: letter.key as Buffer | null, value: letter.value as Buffer | null, headers: letter.headers, timestamp: letter.timestamp }]);
@@ -387,6 +391,11 @@ export class StreamsApp {
 
   // --- processing ---
 
+  /** A record a policy skipped or dead-lettered (deadLettered counts the failure too). */
+  private countFailure(taskId: string, stage: 'deserialization' | 'processing', deadLettered: boolean): void {
+    if (deadLettered) this.metrics.deadLettered(taskId, stage); else this.metrics.failed(taskId, stage);
+  }
+
   private host(taskId: string, partition: number): TaskHost {
     // Resolved once per store: `log` runs for every store write.
     const changelogTopics = new Map([...internals(this.topology).stores.keys()].map((store) => [store, this.resolve(changelogName(store))]));
@@ -399,8 +408,7 @@ export class StreamsApp {
       now: () => Date.now(),
       requestCommit: () => { this.commitRequested = true; },
       globalStore: (name) => this.globals?.store(name),
-      // deadLettered counts the failure too.
-      failed: (stage, deadLettered) => (deadLettered ? this.metrics.deadLettered(taskId, stage) : this.metrics.failed(taskId, stage)),
+      failed: (stage, deadLettered) => this.countFailure(taskId, stage, deadLettered),
     };
   }
 

@@ -10,7 +10,7 @@ import type { Headers, RecordMetadata, StreamRecord } from '../record.ts';
 import type { Serde } from '../serde.ts';
 import type { StateStore, StoreContext } from '../stores/store.ts';
 import { resolveTopic, type ProcessorNode, type SinkNode, type SourceNode, type Subtopology, type Topology } from '../topology.ts';
-import { deadLetterRecord, type ErrorHandling } from './error-handling.ts';
+import { applyPolicy, deadLetterRecord, type ErrorHandling } from './error-handling.ts';
 import { internals, type TopologyGraph } from '../internals.ts';
 
 export interface InputRecord {
@@ -281,11 +281,7 @@ export class StreamTask {
   }
 
   private handleFailure(stage: 'deserialization' | 'processing', failure: StreamsError, r: Omit<InputRecord, 'key' | 'value'>): void {
-    const policy = this.host.errors[stage];
-    if (policy === 'fail') throw failure;
-    this.host.errors.logger(`${stage} failure, ${policy === 'dead-letter' ? 'sent to dead letters' : 'skipped'}: ${failure.message}`);
-    this.host.failed?.(stage, policy === 'dead-letter');
-    if (policy === 'dead-letter') {
+    if (applyPolicy(this.host.errors, stage, failure, (deadLettered) => this.host.failed?.(stage, deadLettered))) {
       this.host.emit(deadLetterRecord(this.host.errors.deadLetterTopic, stage, failure, r, this.id));
     }
   }

@@ -54,7 +54,8 @@ export interface PlanOptions {
 /** The sources, sinks and global topics of a topology, resolved under the application id. */
 export function routeTopics(topology: Topology, applicationId: string): TopicRouting {
   const resolve = (t: string) => resolveTopic(topology, applicationId, t);
-  const internal = new Set([...internals(topology).internalTopics.keys()].map(resolve));
+  const graph = internals(topology);
+  const internal = new Set([...graph.internalTopics.keys()].map(resolve));
   const subOfTopic = new Map<string, Subtopology>();
   const sourceOfTopic = new Map<string, SourceNode>();
   const external = new Set<string>();
@@ -66,11 +67,11 @@ export function routeTopics(topology: Topology, applicationId: string): TopicRou
     }
     for (const t of sub.sinkTopics) if (!internal.has(resolve(t))) external.add(resolve(t));
     for (const name of sub.nodes) {
-      const node = internals(topology).nodes.get(name)!;
+      const node = graph.nodes.get(name)!;
       if (node.kind === 'source') for (const t of node.topics) sourceOfTopic.set(resolve(t), node);
     }
   }
-  for (const g of internals(topology).globalStores.values()) for (const t of g.source.topics) external.add(t);
+  for (const g of graph.globalStores.values()) for (const t of g.source.topics) external.add(t);
   return { subtopologies, subOfTopic, sourceOfTopic, external };
 }
 
@@ -99,15 +100,16 @@ export function planTopics(
   // Repartition topics: a topic joined with others takes their count (a foreign-key join's
   // subscription topic is co-partitioned with the foreign table); otherwise the count of the
   // sub-topology that writes it. Repeated until nothing changes, since they feed each other.
-  const repartition = [...internals(topology).internalTopics.values()].filter((t) => t.purpose === 'repartition');
+  const graph = internals(topology);
+  const repartition = [...graph.internalTopics.values()].filter((t) => t.purpose === 'repartition');
   for (const t of repartition) if (t.partitions !== undefined) partitions.set(resolve(t.name), t.partitions);
   for (let changed = true; changed;) {
     changed = false;
-    for (const group of internals(topology).copartitionGroups) {
+    for (const group of graph.copartitionGroups) {
       const known = group.map((t) => partitions.get(resolve(t))).find((n) => n !== undefined);
       if (known === undefined) continue;
       for (const t of group) {
-        if (internals(topology).internalTopics.has(t) && !partitions.has(resolve(t))) { partitions.set(resolve(t), known); changed = true; }
+        if (graph.internalTopics.has(t) && !partitions.has(resolve(t))) { partitions.set(resolve(t), known); changed = true; }
       }
     }
     for (const t of repartition) {
@@ -121,7 +123,7 @@ export function planTopics(
   for (const t of repartition) if (!partitions.has(resolve(t.name))) partitions.set(resolve(t.name), options.defaultPartitions);
   const taskCount = new Map<number, number>();
   for (const sub of subtopologies) taskCount.set(sub.id, Math.max(...sub.sourceTopics.map((t) => partitions.get(resolve(t))!)));
-  for (const group of internals(topology).copartitionGroups) {
+  for (const group of graph.copartitionGroups) {
     if (new Set(group.map((t) => partitions.get(resolve(t)))).size > 1) {
       const counts = group.map((t) => `${resolve(t)}=${partitions.get(resolve(t))}`);
       throw new TopologyError(`joined topics must be co-partitioned (same partition count, same key): ${counts.join(', ')}; repartition one side or recreate the topic`);
@@ -132,7 +134,7 @@ export function planTopics(
   for (const t of repartition) create.push({ name: resolve(t.name), partitions: partitions.get(resolve(t.name))!, kind: 'replayable' });
   for (const sub of subtopologies) {
     for (const store of sub.stores) {
-      if (!internals(topology).stores.get(store)!.logging) continue;
+      if (!graph.stores.get(store)!.logging) continue;
       create.push({ name: resolve(changelogName(store)), partitions: taskCount.get(sub.id)!, kind: 'replayable', compacted });
     }
   }
@@ -146,8 +148,9 @@ export function planTopics(
 /** The changelog topic of every logged store, resolved under the application id. */
 export function changelogTopics(topology: Topology, routing: TopicRouting, applicationId: string): string[] {
   const out: string[] = [];
+  const { stores } = internals(topology);
   for (const sub of routing.subtopologies) {
-    for (const store of sub.stores) if (internals(topology).stores.get(store)!.logging) out.push(resolveTopic(topology, applicationId, changelogName(store)));
+    for (const store of sub.stores) if (stores.get(store)!.logging) out.push(resolveTopic(topology, applicationId, changelogName(store)));
   }
   return out;
 }
