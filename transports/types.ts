@@ -68,6 +68,13 @@ export interface TopicSpec {
   readonly compacted?: boolean;
   /** Hint: how long records are kept; undefined means the broker's default. */
   readonly retentionMs?: number;
+  /**
+   * Hint: the most bytes a partition keeps, its oldest records dropped past it (RabbitMQ streams'
+   * max-length-bytes); undefined means no bound. Honoured by RabbitMQ only.
+   */
+  readonly retentionBytes?: number;
+  /** Hint: the size of the segments retention drops whole (RabbitMQ streams'). Honoured by RabbitMQ only. */
+  readonly segmentBytes?: number;
 }
 
 export interface TopicDescription {
@@ -175,6 +182,8 @@ export interface Admin {
   createTopics(specs: readonly TopicSpec[]): Promise<void>;
   deleteTopics(names: readonly string[]): Promise<void>;
   describeTopic(name: string): Promise<TopicDescription | undefined>;
+  /** Names of the existing topics that start with `prefix`, sorted. */
+  listTopics(prefix: string): Promise<string[]>;
   /** Forgets consumer groups and their committed positions (groups must have no members). */
   deleteGroups(groupIds: readonly string[]): Promise<void>;
 }

@@ -15,11 +15,15 @@
  *   IDLE_COMMIT_MS            commit this long after the input pauses (default 5; 0: interval only)
  *   TASK_TIMEOUT_MS           how long tasks may make no progress through retriable failures (the
  *                             broker away) before the processor exits 2 with the reason (default 300000)
+ *   SNAPSHOT_MIN_RECORDS, SNAPSHOT_RATIO, CHANGELOG_RETENTION_BYTES, CHANGELOG_SEGMENT_BYTES
+ *                             where the broker does not compact (RabbitMQ): when a store is written
+ *                             whole to a snapshot, and its changelog's retention (engine defaults:
+ *                             10000, 2, 256 MiB, 16 MiB; runtime/snapshots.ts)
  *   METRICS_PORT              serve Prometheus metrics on <METRICS_HOST>:<port>/metrics
  *   METRICS_HOST              default 127.0.0.1; 0.0.0.0 to be scraped from other hosts (containers)
  */
 import { createServer, type Server } from 'node:http';
-import { StreamsApp, type ProcessingGuarantee, type Topology } from '../engine/index.ts';
+import { StreamsApp, type ProcessingGuarantee, type SnapshotPolicy, type Topology } from '../engine/index.ts';
 import { createTransport, transportConfigFromEnv, type Transport } from '../../transports/index.ts';
 import { registryFromEnv, type TopicName } from '../../schemas/index.ts';
 import { registryContracts, type Contracts } from './contracts.ts';
@@ -90,6 +94,7 @@ export async function startProcessor(spec: ProcessorSpec, options: ProcessorOpti
   const commitIntervalMs = env.COMMIT_INTERVAL_MS ? numberFromEnv(env, 'COMMIT_INTERVAL_MS', 100) : undefined;
   const idleCommitMs = env.IDLE_COMMIT_MS ? numberFromEnv(env, 'IDLE_COMMIT_MS', 5) : undefined;
   const taskTimeoutMs = env.TASK_TIMEOUT_MS ? numberFromEnv(env, 'TASK_TIMEOUT_MS', 300_000) : undefined;
+  const snapshots = snapshotsFromEnv(env);
   const app = new StreamsApp(spec.topology(options.contracts, env), {
     applicationId,
     transport: options.transport,
@@ -99,6 +104,7 @@ export async function startProcessor(spec: ProcessorSpec, options: ProcessorOpti
     ...(commitIntervalMs !== undefined ? { commitIntervalMs } : {}),
     ...(taskTimeoutMs !== undefined ? { taskTimeoutMs } : {}),
     ...(idleCommitMs !== undefined ? { idleCommitMs } : {}),
+    snapshots,
     errors: { deserialization: 'dead-letter', processing: 'dead-letter' },
     logger,
   });
@@ -143,4 +149,12 @@ function serveMetrics(app: StreamsApp, port: number, host: string): Promise<Serv
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(app.metricsText());
   });
   return new Promise((resolve) => server.listen(port, host, () => resolve(server)));
+}
+
+/** The snapshot policy's settings given in the environment (the rest are the engine's defaults). */
+function snapshotsFromEnv(env: Env): Partial<SnapshotPolicy> {
+  const names = { minRecords: 'SNAPSHOT_MIN_RECORDS', ratio: 'SNAPSHOT_RATIO', retentionBytes: 'CHANGELOG_RETENTION_BYTES', segmentBytes: 'CHANGELOG_SEGMENT_BYTES' } as const;
+  const out: { -readonly [K in keyof SnapshotPolicy]?: number } = {};
+  for (const [field, name] of Object.entries(names) as [keyof SnapshotPolicy, string][]) if (env[name]) out[field] = numberFromEnv(env, name, 0);
+  return out;
 }

@@ -24,6 +24,7 @@ export * from './errors.ts';
 export { StreamsApp, type StreamsState } from './runtime/streams.ts';
 export { prometheusText, escapeLabel, type Metrics } from './runtime/metrics.ts';
 export type { StreamsConfig, ProcessingGuarantee } from './runtime/config.ts';
+export type { SnapshotPolicy } from './runtime/snapshots.ts';
 export { Deduplicator, ORIGIN_HEADER, decodeOrigin } from './runtime/effectively-once.ts';
 export { isMarker, MARKER_HEADER, MARKER_KEY } from './runtime/read-to-end.ts';
 // Windows, windowed aggregations, suppression, stream–stream and foreign-key joins.

@@ -48,6 +48,32 @@ export function conformance(target: ConformanceTarget): void {
     t.is(await transport.admin().describeTopic(`${topic}-absent`), undefined);
   });
 
+  test.serial(title('admin lists the topics of a prefix, and only topics'), async (t) => {
+    const { transport, topic } = await setup(t, target, 1, 'replayable');
+    const others = [`${topic}.b`, `${topic}.a`];
+    await transport.admin().createTopics(others.map((name) => ({ name, partitions: 2, kind: 'replayable' as const })));
+    t.teardown(() => transport.admin().deleteTopics(others));
+    t.deepEqual(await transport.admin().listTopics(`${topic}.`), [`${topic}.a`, `${topic}.b`]);
+    t.deepEqual(await transport.admin().listTopics(topic), [topic, `${topic}.a`, `${topic}.b`]);
+    await transport.admin().deleteTopics([`${topic}.a`]);
+    t.deepEqual(await transport.admin().listTopics(`${topic}.`), [`${topic}.b`]);
+  });
+
+  test.serial(title('a topic created again with other retention hints keeps its partitions and records'), async (t) => {
+    const { transport, topic } = await setup(t, target, 2, 'replayable');
+    const producer = transport.producer();
+    await producer.connect();
+    t.teardown(() => producer.disconnect());
+    await producer.send([{ ...rec(topic, 'k', 'v'), partition: 1 }]);
+    // RabbitMQ refuses to declare a queue again with other arguments: an existing topic is left as it is.
+    await transport.admin().createTopics([{ name: topic, partitions: 2, kind: 'replayable', retentionBytes: 1024 * 1024, segmentBytes: 128 * 1024 }]);
+    t.is((await transport.admin().describeTopic(topic))?.partitions, 2);
+    const p2 = transport.producer();
+    await p2.connect();
+    t.teardown(() => p2.disconnect());
+    await p2.send([{ ...rec(topic, 'k', 'w'), partition: 1 }]);
+  });
+
   test.serial(title('records of one key arrive in the order they were produced'), async (t) => {
     const { transport, topic, group } = await setup(t, target, 4);
     const keys = ['alpha', 'bravo', 'charlie', 'delta', 'echo'];

@@ -20,7 +20,7 @@ import type {
   TopicPartition, TopicPartitionOffset, Transport, TransportName,
 } from '../../transports/types.ts';
 
-export type StepKind = 'send' | 'sendTransaction' | 'commit' | 'checkpoint' | 'changelog' | 'offsets';
+export type StepKind = 'send' | 'sendTransaction' | 'commit' | 'checkpoint' | 'changelog' | 'snapshot' | 'offsets';
 export type CrashPhase = 'before' | 'after' | 'partial';
 
 export interface CrashPoint {
@@ -98,6 +98,7 @@ export class CrashingTransport implements Transport {
       createTopics: guard((specs) => admin.createTopics(specs)),
       deleteTopics: guard((names) => admin.deleteTopics(names)),
       describeTopic: guard((name) => admin.describeTopic(name)),
+      listTopics: guard((prefix) => admin.listTopics(prefix)),
       deleteGroups: guard((ids) => admin.deleteGroups(ids)),
     };
   }
@@ -178,5 +179,6 @@ export class CrashingTransport implements Transport {
 function kindOfSend(records: readonly ProducerRecord[]): StepKind {
   if (records.length > 0 && records.every((r) => r.topic.endsWith('-checkpoints'))) return 'checkpoint';
   if (records.length > 0 && records.every((r) => r.topic.endsWith('-changelog'))) return 'changelog';
+  if (records.length > 0 && records.every((r) => r.topic.includes('-changelog.snapshot.'))) return 'snapshot';
   return 'send';
 }

@@ -26,7 +26,7 @@ import {
 } from '../saga/checks.ts';
 import { SagaClient } from '../saga/client.ts';
 import { TERMINAL, buildScenario, expectedOutcome, prng, type Scenario } from '../saga/scenario.ts';
-import { AbandonedError, CrashingTransport, type CrashPhase, type Step } from './crashing-transport.ts';
+import { AbandonedError, CrashingTransport, type CrashPhase, type Step, type StepKind } from './crashing-transport.ts';
 
 export type Guarantee = 'exactly_once' | 'effectively_once';
 export type ProcessorName = 'stock' | 'order' | 'payment' | 'delivery';
@@ -56,6 +56,8 @@ export interface RunResult {
   readonly options: RunOptions;
   /** Steps each processor's first instance made (up to its crash). */
   readonly steps: Record<ProcessorName, number>;
+  /** Steps of every instance by kind (which parts of the commit protocol the run went through). */
+  readonly kinds: Partial<Record<StepKind, number>>;
   /** The step the crash landed on; undefined when the instance never reached it. */
   readonly crashedAt: Step | undefined;
   /** The step the second crash landed on, if any. */
@@ -118,7 +120,8 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
     try {
       const running = await startProcessor(SPECS[slot.name], {
         transport, contracts, logger,
-        env: { GUARANTEE: 'exactly_once', APP_ID: `${slot.name}-processor`, INSTANCE_ID: '1', COMMIT_INTERVAL_MS: '20', ...env[slot.name] },
+        // Snapshots as often as the small scenarios allow, so that their writes are crash points too.
+        env: { GUARANTEE: 'exactly_once', APP_ID: `${slot.name}-processor`, INSTANCE_ID: '1', COMMIT_INTERVAL_MS: '20', SNAPSHOT_MIN_RECORDS: '3', SNAPSHOT_RATIO: '1', ...env[slot.name] },
       });
       slot.instances.push(running);
       running.stopped().catch((e: unknown) => {
@@ -191,10 +194,12 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
     await pg.close();
   }
   const steps = Object.fromEntries(PROCESSOR_NAMES.map((p) => [p, slots.get(p)!.transports[0]?.stepCount ?? 0])) as Record<ProcessorName, number>;
+  const kinds: Partial<Record<StepKind, number>> = {};
+  for (const slot of slots.values()) for (const tr of slot.transports) for (const step of tr.steps) kinds[step.kind] = (kinds[step.kind] ?? 0) + 1;
   const crashedAt = options.crash ? slots.get(options.crash.processor)!.transports[0]?.crashedAt : undefined;
   const againAt = options.again ? slots.get(options.again.processor)!.transports[options.again.instance - 1]?.crashedAt : undefined;
   if (failures.length > 0 && process.env.SIMULATE_LOGS) failures.push(`logs:\n${logs.slice(-200).join('\n')}`);
-  return { options, steps, crashedAt, againAt, failures, ms: Date.now() - started };
+  return { options, steps, kinds, crashedAt, againAt, failures, ms: Date.now() - started };
 }
 
 function errorText(e: unknown): string {

@@ -258,6 +258,11 @@ class PltAdminClient implements Admin {
     return { name, partitions: await this.metadata.partitions(name), kind: 'replayable' };
   }
 
+  async listTopics(prefix: string): Promise<string[]> {
+    const admin = await this.metadata.client();
+    return (await admin.listTopics()).filter((n) => n.startsWith(prefix)).sort();
+  }
+
   async deleteGroups(groupIds: readonly string[]): Promise<void> {
     const admin = await this.metadata.client();
     const deadline = Date.now() + GROUP_DELETE_PATIENCE_MS;

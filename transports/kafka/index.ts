@@ -279,6 +279,11 @@ class KafkaAdminClient implements Admin {
     return { name, partitions: await this.metadata.partitions(name), kind: 'replayable' };
   }
 
+  async listTopics(prefix: string): Promise<string[]> {
+    const admin = await this.metadata.client();
+    return (await admin.listTopics()).filter((n) => n.startsWith(prefix)).sort();
+  }
+
   async deleteGroups(groupIds: readonly string[]): Promise<void> {
     const admin = await this.metadata.client();
     let pending = [...groupIds];

@@ -189,6 +189,11 @@ class MemoryAdmin implements Admin {
     return t && { name, partitions: t.logs.length, kind: t.kind };
   }
 
+  async listTopics(prefix: string): Promise<string[]> {
+    this.broker.ensureUp();
+    return [...this.broker.topics.keys()].filter((n) => n.startsWith(prefix)).sort();
+  }
+
   async deleteGroups(groupIds: readonly string[]): Promise<void> {
     this.broker.ensureUp();
     for (const id of groupIds) this.broker.groups.delete(id);

@@ -199,11 +199,14 @@ class RabbitAdmin implements Admin {
           `topic exists with ${existing.partitions} partitions (${existing.kind}), not ${spec.partitions} (${kind})`,
           { transport: 'rabbit', topic: spec.name });
       }
+      // A queue is re-declared only with the arguments it has (else the broker closes the channel,
+      // PRECONDITION_FAILED): those of an existing topic are left as they are, whatever the spec says.
+      const present = existing ? new Set(await this.transport.management.queues(`${spec.name}.`)) : new Set<string>();
       await this.transport.withChannel(async (ch) => {
         await ch.assertExchange(spec.name, 'direct', { durable: true, arguments: { [ARG_PARTITIONS]: spec.partitions, [ARG_KIND]: kind } });
         for (let p = 0; p < spec.partitions; p++) {
           const q = partitionQueue(spec.name, p);
-          await ch.assertQueue(q, { durable: true, arguments: queueArguments(kind, spec.retentionMs) });
+          if (!present.has(q)) await ch.assertQueue(q, { durable: true, arguments: queueArguments(kind, spec) });
           await ch.bindQueue(q, spec.name, String(p));
         }
       });
@@ -225,6 +228,12 @@ class RabbitAdmin implements Admin {
   describeTopic(name: string): Promise<TopicDescription | undefined> {
     this.transport.forget(name);
     return this.transport.describe(name);
+  }
+
+  async listTopics(prefix: string): Promise<string[]> {
+    // A topic is an exchange carrying its partition count; group and lock exchanges carry none.
+    const exchanges = await this.transport.management.exchanges(prefix);
+    return exchanges.filter((e) => Number.isInteger(Number(e.arguments?.[ARG_PARTITIONS]))).map((e) => e.name).sort();
   }
 
   async deleteGroups(groupIds: readonly string[]): Promise<void> {

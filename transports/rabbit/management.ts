@@ -32,6 +32,13 @@ export class Management {
     return (await res.json()) as ExchangeInfo;
   }
 
+  /** Exchanges whose name starts with `prefix`, with their arguments. */
+  async exchanges(prefix: string): Promise<ExchangeInfo[]> {
+    const res = await this.request('GET', `/api/exchanges/${this.vhost}?columns=name,arguments`);
+    if (!res.ok) throw new TransportError(`management API answered ${res.status} listing exchanges`, { transport: 'rabbit' });
+    return ((await res.json()) as ExchangeInfo[]).filter((e) => e.name.startsWith(prefix));
+  }
+
   /** Names of queues whose name starts with `prefix`. */
   async queues(prefix: string): Promise<string[]> {
     const res = await this.request('GET', `/api/queues/${this.vhost}?columns=name`);

@@ -9,7 +9,7 @@
  *                                 stream "__orderstream.offsets.G" (committed positions),
  *                                 exclusive queues "__orderstream.lock.G.T.i" (partition ownership)
  */
-import type { Headers, HeadersInit, TopicKind } from '../types.ts';
+import type { Headers, HeadersInit, TopicKind, TopicSpec } from '../types.ts';
 
 export const partitionQueue = (topic: string, partition: number): string => `${topic}.${partition}`;
 export const groupExchange = (groupId: string): string => `__orderstream.group.${groupId}`;
@@ -19,10 +19,13 @@ export const lockQueue = (groupId: string, topic: string, partition: number): st
 export const ARG_PARTITIONS = 'x-orderstream-partitions';
 export const ARG_KIND = 'x-orderstream-kind';
 
-export function queueArguments(kind: TopicKind, retentionMs: number | undefined): Record<string, unknown> {
+export function queueArguments(kind: TopicKind, retention: Pick<TopicSpec, 'retentionMs' | 'retentionBytes' | 'segmentBytes'> = {}): Record<string, unknown> {
   if (kind === 'replayable') {
     const args: Record<string, unknown> = { 'x-queue-type': 'stream' };
+    const { retentionMs, retentionBytes, segmentBytes } = retention;
     if (retentionMs !== undefined) args['x-max-age'] = `${Math.max(1, Math.ceil(retentionMs / 1000))}s`;
+    if (retentionBytes !== undefined) args['x-max-length-bytes'] = retentionBytes;
+    if (segmentBytes !== undefined) args['x-stream-max-segment-size-bytes'] = segmentBytes;
     return args;
   }
   return { 'x-queue-type': 'quorum', 'x-single-active-consumer': true };

@@ -10,6 +10,9 @@
  * applied. Under effectively-once the unit filter applies to that tail as to a full replay; what
  * the store holds below the offset passed the same filter when it was restored or was written by
  * units this instance committed (any failed commit closes the tasks dirty, leaving no checkpoint).
+ *
+ * Where the transport does not compact, a store starts from its changelog partition's latest
+ * complete snapshot (snapshots.ts) and replays only the changelog past it.
  */
 import type { Producer, ProducerRecord, TopicPartition, Transport } from '../../../transports/index.ts';
 import { fromTpKey, tpKey } from '../../../transports/util.ts';
@@ -18,6 +21,7 @@ import { changelogName, resolveTopic, type Topology } from '../topology.ts';
 import { UNIT_HEADER, type Checkpoint } from './effectively-once.ts';
 import { deleteLocalCheckpoint, readLocalCheckpoint, writeLocalCheckpoint, type StoreOffset } from './local-checkpoint.ts';
 import type { Metrics } from './metrics.ts';
+import { entryBytes, type StoreSnapshots } from './snapshots.ts';
 import { MARKER_HEADER, MARKER_KEY, readToEnd } from './read-to-end.ts';
 import type { StreamTask } from './task.ts';
 import { internals } from '../internals.ts';
@@ -40,6 +44,8 @@ export interface ChangelogReaderOptions {
   readonly metrics: Metrics;
   /** The application's state directory: a task's persistent stores live in `<stateDir>/<task id>`. */
   readonly stateDir: string;
+  /** Where the transport does not compact: restores start from snapshots. */
+  readonly snapshots?: StoreSnapshots;
 }
 
 interface RestoreTarget {
@@ -47,6 +53,8 @@ interface RestoreTarget {
   readonly store: StateStore;
   /** Entries below this offset are in the store already (0: restoring in full). */
   from: number;
+  /** `from` is a snapshot's: at or before the changelog's end, so it may be sought blind. */
+  fromSnapshot: boolean;
 }
 
 export class StoreChangelogReader {
@@ -96,18 +104,19 @@ export class StoreChangelogReader {
         const held = store.persistent ? local?.get(name) : undefined;
         const from = held && held.topic === tp.topic && held.partition === tp.partition ? held.offset : 0;
         if (from === 0) store.clear();
-        targets.set(tpKey(tp), { task, store, from });
+        targets.set(tpKey(tp), { task, store, from, fromSnapshot: false });
       }
     }
     const started = Date.now();
     const restored = new Map<string, number>();
+    if (this.#o.snapshots && targets.size > 0) await this.loadSnapshots(this.#o.snapshots, targets, restored);
     if (targets.size > 0) {
       // A checkpoint past the changelog's end means another changelog (the topic was re-created, an
       // application reset): it proves nothing, so those stores are wiped and replayed in full.
       const stale = await this.replay(targets, checkpoints, restored);
       if (stale.length > 0) {
         const again = new Map(stale.map((k) => [k, targets.get(k)!]));
-        for (const t of again.values()) { t.store.clear(); t.from = 0; restored.delete(t.task.id); }
+        for (const t of again.values()) { t.store.clear(); t.from = 0; t.fromSnapshot = false; restored.delete(t.task.id); }
         await this.replay(again, checkpoints, restored);
       }
     }
@@ -115,13 +124,33 @@ export class StoreChangelogReader {
     for (const task of tasks) metrics.restored(task.id, restored.get(task.id) ?? 0, Date.now() - started);
   }
 
+  /**
+   * Loads each target's latest complete snapshot if it covers more than the store holds (a
+   * persistent store's local checkpoint may be further on): the store is wiped and filled from it.
+   */
+  private async loadSnapshots(snapshots: StoreSnapshots, targets: ReadonlyMap<string, RestoreTarget>, restored: Map<string, number>): Promise<void> {
+    const latest = await snapshots.latest([...targets.keys()].map(fromTpKey));
+    for (const [key, s] of latest) {
+      const target = targets.get(key)!;
+      if (s.from <= target.from) continue;
+      target.store.clear();
+      for (const [k, v] of s.entries) target.store.restore(k, v);
+      target.from = s.from;
+      target.fromSnapshot = true;
+      restored.set(target.task.id, (restored.get(target.task.id) ?? 0) + s.entries.length);
+    }
+  }
+
   /** Applies each target's changelog from its `from` to the end; returns the targets whose `from` was past it. */
   private async replay(targets: ReadonlyMap<string, RestoreTarget>, checkpoints: ReadonlyMap<string, TaskCheckpoints>, restored: Map<string, number>): Promise<string[]> {
     const stale: string[] = [];
+    // What each changelog partition holds past its start, for the next snapshot's due time.
+    const tails = new Map<string, { records: number; bytes: number }>([...targets.keys()].map((k) => [k, { records: 0, bytes: 0 }]));
     await readToEnd({
       transport: this.#o.transport, producer: this.#o.producer(), groupPrefix: `${this.#o.applicationId}-restore`,
       partitions: [...targets.keys()].map(fromTpKey),
       from: new Map([...targets].filter(([, t]) => t.from > 0).map(([k, t]) => [k, t.from])),
+      trusted: new Set([...targets].filter(([, t]) => t.fromSnapshot).map(([k]) => k)),
       onEnd: (tp, end) => {
         this.#ends.set(tpKey(tp), end + 1);
         if (targets.get(tpKey(tp))!.from > end) stale.push(tpKey(tp));
@@ -129,6 +158,9 @@ export class StoreChangelogReader {
       onRecord: (r) => {
         const target = targets.get(tpKey(r));
         if (!target || r.key === null || r.offset < target.from) return;
+        const tail = tails.get(tpKey(r))!;
+        tail.records++;
+        tail.bytes += entryBytes(r.key, r.value);
         if (this.#o.effectivelyOnce) {
           const unit = r.headers[UNIT_HEADER]?.toString();
           if (!unit || !checkpoints.get(target.task.id)?.units.has(unit)) return;
@@ -137,7 +169,13 @@ export class StoreChangelogReader {
         restored.set(target.task.id, (restored.get(target.task.id) ?? 0) + 1);
       },
     });
+    for (const [key, tail] of tails) this.#o.snapshots?.restored(fromTpKey(key), tail.records, tail.bytes);
     return stale;
+  }
+
+  /** The offset the next record of a changelog partition restored here gets, as counted (see #ends). */
+  end(tp: TopicPartition): number | undefined {
+    return this.#ends.get(tpKey(tp));
   }
 
   /** A commit wrote these changelog entries (see #ends). */

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Transport } from '../../../transports/index.ts';
 import type { ErrorHandling } from './error-handling.ts';
+import { DEFAULT_SNAPSHOT_POLICY, type SnapshotPolicy } from './snapshots.ts';
 
 export type ProcessingGuarantee = 'at_least_once' | 'exactly_once';
 
@@ -42,10 +43,17 @@ export interface StreamsConfig {
   readonly retryBackoffMs?: number;
   /** Kafka's `retry.backoff.max.ms`: the longest wait between retries. Default 1000. */
   readonly retryBackoffMaxMs?: number;
+  /**
+   * Where the transport does not compact (RabbitMQ): when stores are written whole to snapshots,
+   * and the changelogs' retention bound that the snapshots make safe (snapshots.ts). `false`
+   * turns snapshots off: a restore then replays the whole changelog, which is kept unbounded.
+   */
+  readonly snapshots?: Partial<SnapshotPolicy> | false;
 }
 
-export interface ResolvedConfig extends Required<Omit<StreamsConfig, 'errors'>> {
+export interface ResolvedConfig extends Required<Omit<StreamsConfig, 'errors' | 'snapshots'>> {
   readonly errors: ErrorHandling;
+  readonly snapshots: SnapshotPolicy | false;
 }
 
 export function resolveConfig(c: StreamsConfig): ResolvedConfig {
@@ -66,6 +74,7 @@ export function resolveConfig(c: StreamsConfig): ResolvedConfig {
     taskTimeoutMs: c.taskTimeoutMs ?? 300_000,
     retryBackoffMs: c.retryBackoffMs ?? 100,
     retryBackoffMaxMs: Math.max(c.retryBackoffMaxMs ?? 1000, c.retryBackoffMs ?? 100),
+    snapshots: c.snapshots === false ? false : { ...DEFAULT_SNAPSHOT_POLICY, ...c.snapshots },
     errors: {
       deserialization: 'fail', processing: 'fail', production: 'dead-letter', deadLetterTopic: `${c.applicationId}-dlq`, logger, ...c.errors,
     },

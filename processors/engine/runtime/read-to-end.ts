@@ -31,6 +31,11 @@ export interface ReadToEndOptions {
    * records before it may still be handed over (already fetched), so `onRecord` filters too.
    */
   readonly from?: ReadonlyMap<string, number>;
+  /**
+   * Keys of `from` known to be at or before the end, sought even where the transport tells no
+   * offset for the marker (RabbitMQ): elsewhere a start past the end would never see the marker.
+   */
+  readonly trusted?: ReadonlySet<string>;
   readonly timeoutMs?: number;
   /** Keep reading after the end (a global store follows its topic); the caller disconnects. */
   readonly follow?: boolean;
@@ -50,7 +55,7 @@ export async function readToEnd(options: ReadToEndOptions): Promise<Consumer | u
   for (const m of sent) {
     const key = `${m.topic}\u0000${m.partition}`;
     const start = options.from?.get(key);
-    if (start !== undefined && start > 0 && m.offset !== undefined && start <= m.offset) seekTo.set(key, start);
+    if (start !== undefined && start > 0 && (m.offset === undefined ? options.trusted?.has(key) : start <= m.offset)) seekTo.set(key, start);
   }
   const groupId = options.groupId ?? `${options.groupPrefix}-${id.slice(0, 8)}`;
   const topics = [...new Set(options.partitions.map((p) => p.topic))];

@@ -27,6 +27,7 @@ import { GLOBAL_TASK, GlobalStores } from './global-stores.ts';
 import { Metrics } from './metrics.ts';
 import { isMarker, readToEnd } from './read-to-end.ts';
 import { RecordCollector } from './record-collector.ts';
+import { StoreSnapshots, changelogRetention } from './snapshots.ts';
 import { StreamTask, type InputRecord, type TaskHost } from './task.ts';
 import { changelogTopics, planTopics, routeTopics, type TopicRouting } from './topic-plan.ts';
 import { internals } from '../internals.ts';
@@ -51,6 +52,8 @@ export class StreamsApp {
   private readonly committedPositions = new Map<string, number>();
   private readonly collector: RecordCollector;
   private readonly changelogReader: StoreChangelogReader;
+  /** Where the transport does not compact: stores written whole now and then, restores start there. */
+  private readonly snapshots: StoreSnapshots | undefined;
   private readonly protocol: CommitProtocol;
   private lane: Promise<void> = Promise.resolve();
   private producer: Producer | undefined;
@@ -88,9 +91,13 @@ export class StreamsApp {
       transport, producer, partitions: this.partitions, errors: this.config.errors, effectivelyOnce: this.effectivelyOnce,
       metrics: this.metrics, logger: this.config.logger,
     });
+    const policy = this.config.snapshots;
+    this.snapshots = policy && !transport.capabilities.compaction
+      ? new StoreSnapshots({ transport, producer: () => this.plainProducer!, policy, groupPrefix: `${applicationId}-restore`, logger: this.config.logger })
+      : undefined;
     this.changelogReader = new StoreChangelogReader({
       topology, applicationId, transport, producer: () => this.plainProducer!, checkpointTopic: this.checkpointTopic(),
-      effectivelyOnce: this.effectivelyOnce, metrics: this.metrics, stateDir: this.config.stateDir,
+      effectivelyOnce: this.effectivelyOnce, metrics: this.metrics, stateDir: this.config.stateDir, snapshots: this.snapshots,
     });
     this.protocol = commitProtocol(guarantee, transport.capabilities, {
       groupId: applicationId, producer, consumer: () => this.consumer!, incarnation: this.incarnation,
@@ -243,7 +250,8 @@ export class StreamsApp {
       deadLetterTopic: this.usesDeadLetters() ? this.config.errors.deadLetterTopic : undefined,
       checkpointTopic: this.config.guarantee === 'exactly_once' ? this.checkpointTopic() : undefined,
       replayableInputs: this.effectivelyOnce ? { transport: transport.name } : undefined,
-      compacted: !this.effectivelyOnce,
+      compacted: transport.capabilities.compaction && !this.effectivelyOnce,
+      changelogRetention: this.snapshots && this.config.snapshots ? changelogRetention(this.config.snapshots) : undefined,
     });
     await admin.createTopics([...plan.create]);
     for (const [t, n] of plan.partitions) this.partitions.set(t, n);
@@ -386,6 +394,10 @@ export class StreamsApp {
   private closeTask(id: string): void {
     const entry = this.tasks.get(id);
     this.tasks.delete(id);
+    for (const name of entry?.task.stores.keys() ?? []) {
+      const tp = this.changelogOf(name, entry!.task.partition);
+      if (tp) this.snapshots?.forget(tp);
+    }
     try { entry?.task.close(); } catch (e) { this.config.logger(`closing task ${id}: ${errorMessage(e)}`); }
   }
 
@@ -501,10 +513,43 @@ export class StreamsApp {
       throw new CommitFailure(`commit of ${outputs.length} outputs, ${changelog.length} changelog entries and ${positions.length} positions failed: ${errorMessage(e)}`, {}, { cause: e });
     }
     this.changelogReader.committed(changelog);
+    this.snapshots?.committed(changelog);
     for (const p of positions) this.committedPositions.set(tpKey(p), p.offset);
     this.lastCommitMs = performance.now() - started;
     for (const id of this.tasks.keys()) this.metrics.committed(id, this.lastCommitMs);
     this.progressed();
+    await this.snapshotDue();
+  }
+
+  /**
+   * Right after a commit, before anything is processed, each store holds exactly what its
+   * changelog holds up to its end: then a store whose changelog grew enough past its latest
+   * snapshot is written whole. A failed snapshot costs nothing but its retry after the next commit.
+   */
+  private async snapshotDue(): Promise<void> {
+    const snapshots = this.snapshots;
+    if (!snapshots) return;
+    for (const { task } of this.tasks.values()) {
+      for (const [name, store] of task.stores) {
+        const tp = this.changelogOf(name, task.partition);
+        if (!tp || !snapshots.due(tp, store)) continue;
+        const from = this.changelogReader.end(tp);
+        if (from === undefined) continue;
+        const started = performance.now();
+        try {
+          const n = await snapshots.write(tp, store, from);
+          this.config.logger(`snapshot of store ${name} of task ${task.id}: ${n} entries, changelog offset ${from}, ${Math.round(performance.now() - started)} ms`);
+        } catch (e) {
+          this.config.logger(`snapshot of store ${name} of task ${task.id} failed, tried again after the next commit: ${errorMessage(e)}`);
+        }
+      }
+    }
+  }
+
+  /** The changelog partition of a logged store of the task on `partition`. */
+  private changelogOf(store: string, partition: number): TopicPartition | undefined {
+    if (!internals(this.topology).stores.get(store)?.logging) return undefined;
+    return { topic: this.resolve(changelogName(store)), partition };
   }
 
   /** A commit of running tasks went through: the stall count (taskTimeoutMs) starts afresh. */

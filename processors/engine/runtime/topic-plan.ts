@@ -49,6 +49,8 @@ export interface PlanOptions {
    * and the older one it then needs must still be there; the same holds for every unit's checkpoint.
    */
   readonly compacted?: boolean;
+  /** Retention of changelogs that snapshots bound (transports without compaction; see snapshots.ts). */
+  readonly changelogRetention?: Pick<TopicSpec, 'retentionBytes' | 'segmentBytes'>;
 }
 
 /** The sources, sinks and global topics of a topology, resolved under the application id. */
@@ -135,7 +137,7 @@ export function planTopics(
   for (const sub of subtopologies) {
     for (const store of sub.stores) {
       if (!graph.stores.get(store)!.logging) continue;
-      create.push({ name: resolve(changelogName(store)), partitions: taskCount.get(sub.id)!, kind: 'replayable', compacted });
+      create.push({ name: resolve(changelogName(store)), partitions: taskCount.get(sub.id)!, kind: 'replayable', compacted, ...options.changelogRetention });
     }
   }
   if (options.deadLetterTopic) create.push({ name: options.deadLetterTopic, partitions: 1, kind: 'replayable' });

@@ -91,6 +91,10 @@ export class TypedKeyValueStore<K, V> implements KeyValueStore<K, V> {
     this.bytes().clear();
   }
 
+  changelogEntries(): Iterable<[Buffer, Buffer]> {
+    return this.bytes().range();
+  }
+
   close(): void {
     this.inner?.close();
     this.inner = undefined;

@@ -124,6 +124,10 @@ export class TypedSessionStore<K, V> implements SessionStore<K, V> {
     this.observed = Number.NEGATIVE_INFINITY;
   }
 
+  *changelogEntries(): Iterable<[Buffer, Buffer]> {
+    for (const e of this.bytes.fetchAll(Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)) yield [changelogKey(e.key, e.time, readLong(e.suffix, 0)), e.value];
+  }
+
   close(): void {
     this.bytes.close();
   }

@@ -24,6 +24,12 @@ export interface StateStore {
   restore(key: Buffer, value: Buffer | null): void;
   /** Forgets every entry: a restore starts from an empty store. */
   clear(): void;
+  /**
+   * Every entry as the changelog record that wrote it: restored into an empty store, they rebuild
+   * this one (a snapshot, where the changelog is not compacted).
+   */
+  changelogEntries(): Iterable<[Buffer, Buffer]>;
+  approximateNumEntries(): number;
   close(): void;
 }
 

@@ -161,6 +161,10 @@ export class TypedWindowStore<K, V> implements WindowStore<K, V> {
     this.observed = Number.NEGATIVE_INFINITY;
   }
 
+  *changelogEntries(): Iterable<[Buffer, Buffer]> {
+    for (const e of this.bytes.fetchAll(Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)) yield [changelogKey(e.key, e.time, e.suffix), e.value];
+  }
+
   close(): void {
     this.bytes.close();
   }
