@@ -82,12 +82,12 @@ s3test('a closed window lands in S3 under date-named keys; re-runs and a crash b
   // known ones on their way there (they would be late), so it waits until all four (three orders,
   // one cancellation) are in the repartition topic.
   const repartitioned = () => transport.broker.topics.get('reports-run-1-report-orders-repartition')?.logs[0]?.endOffset ?? 0;
-  await waitUntil(() => repartitioned() >= 4, 'the known orders in the window stage', 30_000);
+  await waitUntil(() => repartitioned() >= 4, 'the known orders in the window stage', 90_000);
   // An order placed after Dec 1 ends + grace closes Dec 1 (and opens Dec 2, which stays open).
   const next: OrderPlaced = { ...known[0]!, eventId: randomUUID(), orderId: randomUUID(), placedAt: DEC1 + DAY + GRACE + 1 };
   await send('order-placed', next.orderId, next, next.placedAt);
 
-  await waitUntil(() => uploads.length >= 1, 'the first upload', 30_000);
+  await waitUntil(() => uploads.length >= 1, 'the first upload', 90_000);
   const expectedKeys = [
     'backups/2026-12-01/orders.ndjson.gz', 'reports/2026-12-01/orders.csv',
     `reports/2026-12-01/sellers/${SELLER_A}.csv`, `reports/2026-12-01/sellers/${SELLER_B}.csv`, 'reports/2026-12-01/summary.csv',
