@@ -190,6 +190,8 @@ class RabbitAdmin implements Admin {
   constructor(private readonly transport: RabbitTransport) {}
 
   async createTopics(specs: readonly TopicSpec[]): Promise<void> {
+    // The vhost's queues, listed once per call and only if some topic exists already.
+    let queues: Promise<Set<string>> | undefined;
     for (const spec of specs) {
       const kind: TopicKind = spec.kind ?? 'work';
       checkTopicSpec(spec, 'rabbit');
@@ -201,7 +203,7 @@ class RabbitAdmin implements Admin {
       }
       // A queue is re-declared only with the arguments it has (else the broker closes the channel,
       // PRECONDITION_FAILED): those of an existing topic are left as they are, whatever the spec says.
-      const present = existing ? new Set(await this.transport.management.queues(`${spec.name}.`)) : new Set<string>();
+      const present = existing ? await (queues ??= this.transport.management.queues('').then((names) => new Set(names))) : new Set<string>();
       await this.transport.withChannel(async (ch) => {
         await ch.assertExchange(spec.name, 'direct', { durable: true, arguments: { [ARG_PARTITIONS]: spec.partitions, [ARG_KIND]: kind } });
         for (let p = 0; p < spec.partitions; p++) {

@@ -178,13 +178,15 @@ export class StoreChangelogReader {
     return this.#ends.get(tpKey(tp));
   }
 
-  /** A commit wrote these changelog entries (see #ends). */
+  /** A commit wrote these changelog entries (see #ends; and what each partition holds past its snapshot). */
   committed(changelog: readonly ProducerRecord[]): void {
+    const snapshots = this.#o.snapshots;
     for (const r of changelog) {
       if (r.partition === undefined) continue;
       const key = tpKey({ topic: r.topic, partition: r.partition });
       const end = this.#ends.get(key);
       if (end !== undefined) this.#ends.set(key, end + 1);
+      snapshots?.committed(key, r);
     }
   }
 

@@ -81,11 +81,6 @@ export function snapshotTopic(tp: TopicPartition, from: number): string {
   return `${snapshotTopicPrefix(tp)}${from}`;
 }
 
-/** The spec of a changelog where snapshots bound it: retention by bytes, in segments retention can drop. */
-export function changelogRetention(policy: SnapshotPolicy): Pick<TopicSpec, 'retentionBytes' | 'segmentBytes'> {
-  return { retentionBytes: policy.retentionBytes, segmentBytes: Math.min(policy.segmentBytes, Math.floor(policy.retentionBytes / 8)) };
-}
-
 export class StoreSnapshots {
   readonly #o: SnapshotsOptions;
   readonly #tails = new Map<string, Tail>();
@@ -116,13 +111,20 @@ export class StoreSnapshots {
     for (const [key, list] of byPartition) {
       list.sort((a, b) => b.from - a.from);
       this.#tails.set(key, { records: 0, bytes: 0, topics: list.map((s) => s.topic).reverse() });
-      for (const s of list) {
-        const entries = await this.#read(s.topic);
-        if (entries) { out.set(key, { ...s, entries }); break; }
-        this.#o.logger(`snapshot ${s.topic} is incomplete (cut short while written): passed over`);
+    }
+    // Round by round, the newest snapshot not yet tried of every partition still without one, all
+    // in one read: a reader joins a group first (a second on RabbitMQ), so one per snapshot would
+    // make a restore of many partitions wait that long for each.
+    for (let round = 0; ; round++) {
+      const tried = [...byPartition].filter(([key, list]) => !out.has(key) && round < list.length).map(([key, list]) => ({ key, ...list[round]! }));
+      if (tried.length === 0) return out;
+      const read = await this.#read(tried.map((s) => s.topic));
+      for (const s of tried) {
+        const entries = read.get(s.topic);
+        if (entries) out.set(s.key, { topic: s.topic, from: s.from, entries });
+        else this.#o.logger(`snapshot ${s.topic} is incomplete (cut short while written): passed over`);
       }
     }
-    return out;
   }
 
   /** After a restore: what the changelog partition holds past the snapshot it started from. */
@@ -132,15 +134,18 @@ export class StoreSnapshots {
     tail.bytes = bytes;
   }
 
-  /** A commit wrote these changelog entries. */
-  committed(changelog: readonly ProducerRecord[]): void {
-    for (const r of changelog) {
-      if (r.partition === undefined) continue;
-      const tail = this.#tails.get(tpKey({ topic: r.topic, partition: r.partition }));
-      if (!tail) continue;
-      tail.records++;
-      tail.bytes += entryBytes(r.key, r.value);
-    }
+  /** A commit wrote this entry to the changelog partition `key` (`tpKey`). */
+  committed(key: string, r: ProducerRecord): void {
+    const tail = this.#tails.get(key);
+    if (!tail) return;
+    tail.records++;
+    tail.bytes += entryBytes(r.key, r.value);
+  }
+
+  /** The spec its changelogs are created with: retention by bytes, in segments retention can drop. */
+  changelogRetention(): Pick<TopicSpec, 'retentionBytes' | 'segmentBytes'> {
+    const { retentionBytes, segmentBytes } = this.#o.policy;
+    return { retentionBytes, segmentBytes: Math.min(segmentBytes, Math.floor(retentionBytes / 8)) };
   }
 
   /** Whether the store's changelog partition has grown enough past its latest snapshot for a new one. */
@@ -193,18 +198,21 @@ export class StoreSnapshots {
     return tail;
   }
 
-  /** A snapshot's entries, or undefined if it has no end record or fewer entries than it names. */
-  async #read(topic: string): Promise<[Buffer, Buffer][] | undefined> {
-    const entries: [Buffer, Buffer][] = [];
-    let end: { entries: number } | undefined;
+  /** Snapshots' entries by topic, read together; absent: no end record, or fewer entries than it names. */
+  async #read(topics: readonly string[]): Promise<Map<string, [Buffer, Buffer][]>> {
+    const read = new Map(topics.map((t) => [t, { entries: [] as [Buffer, Buffer][], end: undefined as { entries: number } | undefined }]));
     await readToEnd({
-      transport: this.#o.transport, producer: this.#o.producer(), partitions: [{ topic, partition: 0 }], groupPrefix: this.#o.groupPrefix,
+      transport: this.#o.transport, producer: this.#o.producer(), partitions: topics.map((topic) => ({ topic, partition: 0 })), groupPrefix: this.#o.groupPrefix,
       onRecord: (r) => {
-        if (r.headers[SNAPSHOT_END_HEADER] !== undefined) { end = JSON.parse(r.value!.toString()) as { entries: number }; return; }
-        if (r.key !== null && r.value !== null && end === undefined) entries.push([r.key, r.value]);
+        const s = read.get(r.topic);
+        if (!s) return;
+        if (r.headers[SNAPSHOT_END_HEADER] !== undefined) { s.end = JSON.parse(r.value!.toString()) as { entries: number }; return; }
+        if (r.key !== null && r.value !== null && s.end === undefined) s.entries.push([r.key, r.value]);
       },
     });
-    return end && end.entries === entries.length ? entries : undefined;
+    const out = new Map<string, [Buffer, Buffer][]>();
+    for (const [topic, s] of read) if (s.end && s.end.entries === s.entries.length) out.set(topic, s.entries);
+    return out;
   }
 }
 

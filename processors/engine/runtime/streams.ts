@@ -27,7 +27,7 @@ import { GLOBAL_TASK, GlobalStores } from './global-stores.ts';
 import { Metrics } from './metrics.ts';
 import { isMarker, readToEnd } from './read-to-end.ts';
 import { RecordCollector } from './record-collector.ts';
-import { StoreSnapshots, changelogRetention } from './snapshots.ts';
+import { StoreSnapshots } from './snapshots.ts';
 import { StreamTask, type InputRecord, type TaskHost } from './task.ts';
 import { changelogTopics, planTopics, routeTopics, type TopicRouting } from './topic-plan.ts';
 import { internals } from '../internals.ts';
@@ -251,7 +251,7 @@ export class StreamsApp {
       checkpointTopic: this.config.guarantee === 'exactly_once' ? this.checkpointTopic() : undefined,
       replayableInputs: this.effectivelyOnce ? { transport: transport.name } : undefined,
       compacted: transport.capabilities.compaction && !this.effectivelyOnce,
-      changelogRetention: this.snapshots && this.config.snapshots ? changelogRetention(this.config.snapshots) : undefined,
+      changelogRetention: this.snapshots?.changelogRetention(),
     });
     await admin.createTopics([...plan.create]);
     for (const [t, n] of plan.partitions) this.partitions.set(t, n);
@@ -513,7 +513,6 @@ export class StreamsApp {
       throw new CommitFailure(`commit of ${outputs.length} outputs, ${changelog.length} changelog entries and ${positions.length} positions failed: ${errorMessage(e)}`, {}, { cause: e });
     }
     this.changelogReader.committed(changelog);
-    this.snapshots?.committed(changelog);
     for (const p of positions) this.committedPositions.set(tpKey(p), p.offset);
     this.lastCommitMs = performance.now() - started;
     for (const id of this.tasks.keys()) this.metrics.committed(id, this.lastCommitMs);
