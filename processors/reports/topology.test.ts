@@ -64,3 +64,30 @@ test('a redelivered order-placed or status change is filed once', (t) => {
   t.is(report.orders.o1!.customerId, 'buyer-1');
   t.is(report.orders.o1!.statuses.length, 1);
 });
+
+test('a quiet shop still gets its report: the clock closes a window end + grace after it ends, and a window of ticks only is not reported', (t) => {
+  const TICK = 60_000;
+  const d = new TopologyTestDriver(reportsTopology(plainContracts(), { windowMs: DAY_MS, graceMs: GRACE, tickMs: TICK }), { wallClockStartMs: DEC1 });
+  t.teardown(() => d.close());
+  d.pipe('stock-levels-topic', 'p1', { productId: 'p1', sellerId: 'seller-1', available: 10, updatedAt: 1 });
+  d.advanceWallClockTime(1000);
+  d.pipe('order-placed', 'o1', placed('o1', DEC1 + 1000), { timestamp: DEC1 + 1000 });
+  // A tick at the day's end closes nothing yet: the grace still runs.
+  d.advanceWallClockTime(DAY_MS - 1000);
+  t.deepEqual(d.readKeyValues(WINDOW_REPORTS), []);
+  // No order after Dec 1; the clock passes end + grace and a tick closes the window.
+  d.advanceWallClockTime(GRACE + TICK);
+  const out = d.readKeyValues<string, WindowReport>(WINDOW_REPORTS);
+  t.deepEqual(out.map(([, r]) => [r.windowStart, Object.keys(r.orders)]), [[DEC1, ['o1']]]);
+  // Two more quiet days: their windows hold ticks only and stay unreported.
+  d.advanceWallClockTime(2 * DAY_MS);
+  t.deepEqual(d.readKeyValues(WINDOW_REPORTS), []);
+});
+
+test('without ticks (tickMs 0) only a later order closes a window', (t) => {
+  const d = new TopologyTestDriver(reportsTopology(plainContracts(), { windowMs: DAY_MS, graceMs: GRACE, tickMs: 0 }), { wallClockStartMs: DEC1 });
+  t.teardown(() => d.close());
+  d.pipe('order-placed', 'o1', placed('o1', DEC1 + 1000), { timestamp: DEC1 + 1000 });
+  d.advanceWallClockTime(3 * DAY_MS);
+  t.deepEqual(d.readKeyValues(WINDOW_REPORTS), []);
+});

@@ -14,7 +14,10 @@
  * an update arriving after that window closed is dropped as late (the report holds the status at
  * close time). One key and one partition gather a window in one task: the report of a window is
  * one value. Stream time there is the latest placement seen, so a window closes when an order is
- * placed after its end + grace (a silent input emits nothing, as in Kafka Streams).
+ * placed after its end + grace. A shop that goes quiet would then never get yesterday's report
+ * (a silent input emits nothing in Kafka Streams), so each collect task that has forwarded
+ * nothing for `tickMs` of wall-clock time forwards a tick stamped with the clock: it advances the
+ * window stage's stream time and files nothing. A window holding ticks only is not reported.
  */
 import {
   Serdes, StreamsBuilder, TimeWindows, Suppressed, BufferConfig, keyValueStore,
@@ -36,7 +39,12 @@ export const ALL = 'all';
 export interface ReportWindowOptions {
   readonly windowMs: number;
   readonly graceMs: number;
+  /** Wall-clock quiet time after which a collect task sends a tick (0: none; windows close on orders only). */
+  readonly tickMs?: number;
 }
+
+/** What the window stage gathers: an order, or a collect task's wall-clock tick. */
+type Gathered = ReportOrder | { readonly tick: number };
 
 export function windowTopicOf(applicationId: string): string {
   return `${applicationId}-${WINDOW_REPORTS}`;
@@ -71,33 +79,43 @@ export function reportsTopology(contracts: Contracts, options: ReportWindowOptio
   b.copartition(contracts.topic('order-placed'), contracts.topic('order-status-topic'));
 
   placed.merge(statuses, { name: 'report-merge' })
-    .process(collector, { name: 'report-collect', stores: [REPORT_ORDERS_STORE, PRODUCT_SELLERS_STORE] })
-    .repartition({ name: 'report-orders', partitions: 1, keySerde: Serdes.string(), valueSerde: Serdes.json<ReportOrder>() })
-    .groupByKey({ keySerde: Serdes.string(), valueSerde: Serdes.json<ReportOrder>() })
+    .process(() => collector(options.tickMs ?? 0), { name: 'report-collect', stores: [REPORT_ORDERS_STORE, PRODUCT_SELLERS_STORE] })
+    .repartition({ name: 'report-orders', partitions: 1, keySerde: Serdes.string(), valueSerde: Serdes.json<Gathered>() })
+    .groupByKey({ keySerde: Serdes.string(), valueSerde: Serdes.json<Gathered>() })
     .windowedBy(TimeWindows.ofSizeAndGrace(options.windowMs, options.graceMs))
     .aggregate<{ orders: Record<string, ReportOrder> }>(
       () => ({ orders: {} }),
-      (_key, order, agg) => ({ orders: { ...agg.orders, [order.orderId]: order } }),
+      (_key, item, agg) => ('tick' in item ? agg : { orders: { ...agg.orders, [item.orderId]: item } }),
       { storeName: REPORT_WINDOWS_STORE, valueSerde: Serdes.json() },
     )
     .suppress(Suppressed.untilWindowCloses(BufferConfig.unbounded()), { name: 'report-until-window-closes' })
     .toStream({ name: 'report-closed-windows' })
-    .filter((_k, v) => v !== null, { name: 'report-drop-tombstones' })
+    .filter((_k, v) => v !== null && Object.keys(v.orders).length > 0, { name: 'report-drop-empty' })
     .map((k, v): [string, WindowReport] => [String(k.window.start), { windowStart: k.window.start, windowEnd: k.window.end, orders: v!.orders }], { name: 'report-window-value' })
     .to(WINDOW_REPORTS, { keySerde: Serdes.string(), valueSerde: Serdes.json<WindowReport>(), name: 'report-window-sink' });
   b.internalTopic(WINDOW_REPORTS, { partitions: 1 });
   return b.build();
 }
 
-function collector(): Processor<string | null, Event, string, ReportOrder> {
-  let ctx: ProcessorContext<string, ReportOrder>;
+function collector(tickMs: number): Processor<string | null, Event, string, Gathered> {
+  let ctx: ProcessorContext<string, Gathered>;
   let store: KeyValueStore<string, Collected>;
   let sellers: ReadOnlyKeyValueStore<string, StockLevel>;
+  // Wall-clock time of the last forward; a busy task's orders move stream time on by themselves.
+  let lastForward = 0;
   return {
     init(c) {
       ctx = c;
       store = c.getStateStore(REPORT_ORDERS_STORE);
       sellers = c.getStateStore<KeyValueStore<string, StockLevel>>(PRODUCT_SELLERS_STORE);
+      lastForward = c.currentSystemTime();
+      if (tickMs > 0) {
+        c.schedule(tickMs, 'wall-clock-time', (now) => {
+          if (now - lastForward < tickMs) return;
+          lastForward = now;
+          ctx.forward({ key: ALL, value: { tick: now }, timestamp: now, headers: {} });
+        });
+      }
     },
     process(r) {
       const e = r.value;
@@ -124,7 +142,10 @@ function collector(): Processor<string | null, Event, string, ReportOrder> {
         next = prior.order ? { early: [], order: { ...prior.order, statuses: [...seen, change] } } : { early: [...seen, change] };
       }
       store.put(orderId, next);
-      if (next.order) ctx.forward({ key: ALL, value: next.order, timestamp: next.order.placedAt, headers: {} });
+      if (next.order) {
+        lastForward = ctx.currentSystemTime();
+        ctx.forward({ key: ALL, value: next.order, timestamp: next.order.placedAt, headers: {} });
+      }
     },
   };
 }

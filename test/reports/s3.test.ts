@@ -43,7 +43,8 @@ s3test('a closed window lands in S3 under date-named keys; re-runs and a crash b
   const transport = new MemoryTransport();
   t.teardown(() => transport.close());
   const contracts = registryContracts(embeddedRegistry().client);
-  const env = { REPORT_GRACE_MS: String(GRACE), COMMIT_INTERVAL_MS: '50', TOPIC_PARTITIONS: '3' };
+  // No clock ticks: the orders are of a past day, and only the closing order below may close it.
+  const env = { REPORT_GRACE_MS: String(GRACE), REPORT_TICK_MS: '0', COMMIT_INTERVAL_MS: '50', TOPIC_PARTITIONS: '3' };
   const uploads: (readonly ReportFile[])[] = [];
   let crashNext = true;
   const start = (appId: string) => startProcessor(reportsSpec({
