@@ -9,7 +9,7 @@ import { KafkaTransport, MemoryTransport, RabbitTransport, type Consumer, type T
 import { endpoints } from '../../scripts/endpoints.ts';
 import { embeddedRegistry, type PaymentRefundMessage, type PaymentRequestMessage, type PaymentSuccessMessage } from '../../schemas/index.ts';
 import { chance, registryContracts, startProcessor, type Contracts, type Env, type RunningProcessor } from '../common/index.ts';
-import { FAILURE_REASON_HEADER, PG_REQUESTS, internalTopic, paymentSpec, paymentTopology, type PaymentKind } from './index.ts';
+import { FAILURE_REASON_HEADER, PG_REQUESTS, internalTopic, paymentSpec, type PaymentKind } from './index.ts';
 import { startPgSimulator, type PgSimulator, type PgSimulatorConfig } from './pg-simulator.ts';
 import { waitUntil } from '../../test/conformance/suite.ts';
 
@@ -61,7 +61,7 @@ async function harness(t: Teardown, make: () => Transport, options: HarnessOptio
     await admin.deleteTopics([
       ...paymentSpec.topics.map((topic) => contracts.topic(topic)),
       // What the engine creates for the application: internal topics, dead letters, checkpoints.
-      ...[...paymentTopology(contracts).describe().internalTopics.map((i) => i.name), 'dlq', 'checkpoints'].map((topic) => `${applicationId}-${topic}`),
+      ...await admin.listTopics(`${applicationId}-`),
     ]);
     await transport.close();
   });

@@ -5,7 +5,7 @@
  * re-send the same outputs with the same origins, which a reader drops.
  */
 import test from 'ava';
-import { Deduplicator, Serdes, StreamsApp, StreamsBuilder, type KeyValueStore, type Serde } from '../../processors/engine/index.ts';
+import { Deduplicator, Serdes, StreamsApp, StreamsBuilder, keyValueStore, type KeyValueStore, type Serde } from '../../processors/engine/index.ts';
 import { MemoryBroker, type ConsumedRecord } from '../../transports/index.ts';
 import { waitUntil } from '../conformance/suite.ts';
 import { rabbitLike } from './rabbit-like.ts';
@@ -60,4 +60,48 @@ test('a crash between outputs and checkpoint: the unit is ignored on restore, re
   const restored: Record<string, number> = {};
   for (const s of third.stores<KeyValueStore<string, number>>('n')) for (const { key, value } of s.all()) restored[key] = value;
   t.deepEqual(restored, { k0: 4, k1: 4 }, 'the crashed unit was not applied twice');
+});
+
+test('a failed commit the application recovers from in place ends its epoch: after a restart its changelog entries stay unapplied', async (t) => {
+  // Each attempt at a record writes a key of its own, so entries of the failed attempt differ
+  // from those of the retry and would show if a restore applied them.
+  let attempt = 0;
+  const b = new StreamsBuilder();
+  b.addStateStore(keyValueStore<string, number>('attempts', { keyCodec: Serdes.string(), valueCodec: Serdes.long() }));
+  b.stream<string, number>('in').process(() => {
+    let store: KeyValueStore<string, number>;
+    return { init: (c) => { store = c.getStateStore('attempts'); }, process: (r) => { store.put(`${r.key}#${attempt++}`, 1); } };
+  }, { name: 'attempt', stores: ['attempts'] });
+  const broker = new MemoryBroker();
+  const fail = { armed: false, retriable: true };
+  const transport = rabbitLike(broker, { failCheckpoints: fail });
+  await transport.admin().createTopics([{ name: 'in', partitions: 1, kind: 'replayable' }]);
+  const producer = transport.producer();
+  await producer.connect();
+  t.teardown(() => producer.disconnect());
+  const send = (n: number, from: number) => producer.send(Array.from({ length: n }, (_, i) => ({ topic: 'in', key: Buffer.from(JSON.stringify(`k${from + i}`)), value: Buffer.from('1') })));
+  const config = { applicationId: 'eo-epoch', transport, guarantee: 'exactly_once' as const, retryBackoffMs: 5, logger: () => {} };
+  const keys = (app: StreamsApp) => [...app.stores<KeyValueStore<string, number>>('attempts')].flatMap((s) => [...s.all()].map((e) => e.key)).sort();
+
+  const first = new StreamsApp(b.build(), config);
+  await first.start();
+  await send(4, 0);
+  const checkpoints = () => broker.topics.get('eo-epoch-0-checkpoints')!.logs[0]!.endOffset;
+  const before = checkpoints();
+  await waitUntil(() => first.recordsProcessed() === 4 && checkpoints() > before, 'four records committed');
+  fail.armed = true;
+  await send(4, 4);
+  // The commit of k4..k7 fails after its changelog entries; the tasks start again from the last
+  // checkpoint and process k4..k7 once more, under new keys, and that commit lands.
+  await waitUntil(() => first.recordsProcessed() === 12 && keys(first).length === 8, 'the four records processed again after the failed commit');
+  t.false(fail.armed, 'the checkpoint write failed once');
+  t.is(first.state, 'RUNNING', 'recovered in place');
+  const held = keys(first);
+  t.deepEqual(held.map((k) => k.split('#')[0]), ['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7']);
+  await first.close();
+
+  const second = new StreamsApp(b.build(), config);
+  await second.start();
+  t.teardown(() => second.close());
+  t.deepEqual(keys(second), held, 'the failed attempt\'s entries (k4#4..k7#7) are not restored');
 });

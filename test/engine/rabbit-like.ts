@@ -6,8 +6,11 @@
 import { MemoryTransport, type MemoryBroker, type Producer, type Transport } from '../../transports/index.ts';
 
 export interface RabbitLikeOptions {
-  /** While armed, the next send that writes a checkpoint fails (a crash just before it lands). */
-  readonly failCheckpoints?: { armed: boolean };
+  /**
+   * While armed, the next send that writes a checkpoint fails (a crash just before it lands);
+   * `retriable` makes it a failure the application recovers from in place.
+   */
+  readonly failCheckpoints?: { armed: boolean; readonly retriable?: boolean };
 }
 
 export function rabbitLike(broker: MemoryBroker, options: RabbitLikeOptions = {}): Transport {
@@ -27,7 +30,7 @@ export function rabbitLike(broker: MemoryBroker, options: RabbitLikeOptions = {}
         send: async (records) => {
           if (fail?.armed && records.some((r) => r.topic.endsWith('-checkpoints'))) {
             fail.armed = false;
-            throw new Error('simulated crash before the checkpoint landed');
+            throw Object.assign(new Error('simulated crash before the checkpoint landed'), { retriable: fail.retriable === true });
           }
           return p.send(records);
         },

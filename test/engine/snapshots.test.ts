@@ -83,6 +83,12 @@ async function restartAfter(run: Run, producer: Producer, from: number, to: numb
   return result;
 }
 
+/** The last checkpoint record of each partition of the (one sub-topology's) checkpoint topic. */
+function latestCheckpoints(broker: MemoryBroker, applicationId: string): { task: string; units: Record<string, number> }[] {
+  return broker.topics.get(`${applicationId}-0-checkpoints`)!.logs
+    .map((log) => JSON.parse(log.all().filter((r) => r.value !== null).at(-1)!.value!.toString()) as { task: string; units: Record<string, number> });
+}
+
 function expected(total: number): Record<string, number> {
   return Object.fromEntries(Array.from({ length: KEYS }, (_, i): [string, number] => [`k${i}`, total / KEYS]).sort(([a], [b]) => a.localeCompare(b)));
 }
@@ -98,6 +104,7 @@ for (const guarantee of ['at_least_once', 'exactly_once'] as const) {
 
     const small = await restartAfter(run, producer, 0, 1_000);
     t.deepEqual(small.counts, expected(1_000));
+    const smallEpochs = new Set(guarantee === 'exactly_once' ? latestCheckpoints(broker, run.applicationId).flatMap((cp) => Object.keys(cp.units)) : []);
     const large = await restartAfter(run, producer, 1_000, 40_000);
     t.deepEqual(large.counts, expected(40_000));
     t.log(`restored ${small.restored} records after 1,000 updates, ${large.restored} after 40,000`);
@@ -107,7 +114,16 @@ for (const guarantee of ['at_least_once', 'exactly_once'] as const) {
     // Older snapshots are gone: one per changelog partition is left.
     const snapshots = await run.transport.admin().listTopics(`${run.applicationId}-counts-changelog.snapshot.`);
     t.is(snapshots.length, 2, snapshots.join(', '));
-
+    if (guarantee === 'exactly_once') {
+      // Each task's latest checkpoint, last in the task's own partition, states landed units only
+      // of epochs that may have written past the latest snapshots: the 1,000-update runs' are gone.
+      const after = latestCheckpoints(broker, run.applicationId);
+      t.deepEqual(after.map((cp) => cp.task), ['0_0', '0_1'], 'a checkpoint partition per task');
+      for (const cp of after) {
+        const epochs = Object.keys(cp.units);
+        t.true(epochs.length <= 2 && !epochs.some((e) => smallEpochs.has(e)), `${JSON.stringify(cp.units)} after ${[...smallEpochs].join(', ')}`);
+      }
+    }
     // The same history replayed in full (snapshots off, a fresh application) gives the same state.
     const replay = countingApp({ ...run, applicationId: `${run.applicationId}-replay` }, false);
     await replay.start();

@@ -241,7 +241,10 @@ export class RabbitConsumer implements Consumer {
         // Queues of a restarted broker may refuse consumers for a moment (quorum leader election,
         // stream replica starting): shortly after a recovery, or on a retriable error, start over
         // on a new connection, with back-off, rather than stop.
-        const transient = e instanceof TransportError ? e.retriable : Date.now() - this.recoveredAt < RECOVERY_GRACE_MS;
+        // amqplib refuses calls on a connection that is closing but not yet closed
+        // (IllegalOperationError "Connection closing"): its close event starts the recovery.
+        const closing = (e as { name?: unknown } | null)?.name === 'IllegalOperationError';
+        const transient = closing || (e instanceof TransportError ? e.retriable : Date.now() - this.recoveredAt < RECOVERY_GRACE_MS);
         if (transient) { void conn.close().catch(() => undefined); return; }
         this.fail(e instanceof TransportError ? e : new TransportError('rebalance failed', { ...this.ctx(), cause: e }));
       }

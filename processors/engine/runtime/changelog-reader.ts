@@ -18,7 +18,7 @@ import type { Producer, ProducerRecord, TopicPartition, Transport } from '../../
 import { fromTpKey, tpKey } from '../../../transports/util.ts';
 import type { StateStore } from '../stores/store.ts';
 import { changelogName, resolveTopic, type Topology } from '../topology.ts';
-import { UNIT_HEADER, type Checkpoint } from './effectively-once.ts';
+import { UNIT_HEADER, unitLanded, type Checkpoint } from './effectively-once.ts';
 import { deleteLocalCheckpoint, readLocalCheckpoint, writeLocalCheckpoint, type StoreOffset } from './local-checkpoint.ts';
 import type { Metrics } from './metrics.ts';
 import { entryBytes, type StoreSnapshots } from './snapshots.ts';
@@ -26,10 +26,9 @@ import { MARKER_HEADER, MARKER_KEY, readToEnd } from './read-to-end.ts';
 import type { StreamTask } from './task.ts';
 import { internals } from '../internals.ts';
 
-/** A task's latest checkpoint and every commit unit it ever checkpointed. */
+/** A task's latest checkpoint: where it resumes and (effectively-once) which units landed. */
 export interface TaskCheckpoints {
   readonly last: Checkpoint;
-  readonly units: ReadonlySet<string>;
 }
 
 export interface ChangelogReaderOptions {
@@ -38,7 +37,6 @@ export interface ChangelogReaderOptions {
   readonly transport: Transport;
   /** The producer of the moment, for read-to-end markers. */
   readonly producer: () => Producer;
-  readonly checkpointTopic: string;
   /** Apply only entries of checkpointed units (effectively-once). */
   readonly effectivelyOnce: boolean;
   readonly metrics: Metrics;
@@ -71,18 +69,21 @@ export class StoreChangelogReader {
     this.#o = options;
   }
 
-  /** The checkpoints of the tasks in `ids` (absent: the task never committed). */
-  async readCheckpoints(ids: ReadonlySet<string>): Promise<Map<string, TaskCheckpoints>> {
-    const out = new Map<string, { last: Checkpoint; units: Set<string> }>();
+  /**
+   * The latest checkpoints of the tasks, each read from its own checkpoint partition (task id →
+   * partition; absent from the answer: the task never committed).
+   */
+  async readCheckpoints(partitions: ReadonlyMap<string, TopicPartition>): Promise<Map<string, TaskCheckpoints>> {
+    const out = new Map<string, TaskCheckpoints>();
+    if (partitions.size === 0) return out;
+    const owner = new Map([...partitions].map(([id, tp]) => [tpKey(tp), id]));
     await readToEnd({
-      transport: this.#o.transport, producer: this.#o.producer(), partitions: [{ topic: this.#o.checkpointTopic, partition: 0 }],
+      transport: this.#o.transport, producer: this.#o.producer(), partitions: [...partitions.values()],
       groupPrefix: `${this.#o.applicationId}-restore`,
       onRecord: (r) => {
         if (!r.value) return;
         const cp = JSON.parse(r.value.toString()) as Checkpoint;
-        if (!ids.has(cp.task)) return;
-        const entry = out.get(cp.task);
-        if (entry) { entry.last = cp; entry.units.add(cp.unit); } else out.set(cp.task, { last: cp, units: new Set([cp.unit]) });
+        if (owner.get(tpKey(r)) === cp.task) out.set(cp.task, { last: cp });
       },
     });
     return out;
@@ -163,7 +164,7 @@ export class StoreChangelogReader {
         tail.bytes += entryBytes(r.key, r.value);
         if (this.#o.effectivelyOnce) {
           const unit = r.headers[UNIT_HEADER]?.toString();
-          if (!unit || !checkpoints.get(target.task.id)?.units.has(unit)) return;
+          if (!unit || !unitLanded(checkpoints.get(target.task.id)?.last, unit)) return;
         }
         target.store.restore(r.key, r.value);
         restored.set(target.task.id, (restored.get(target.task.id) ?? 0) + 1);

@@ -53,16 +53,24 @@ class TransactionalCommit implements CommitProtocol {
 
 class EffectivelyOnceCommit implements CommitProtocol {
   readonly kind = 'effectively-once';
+  // A failed commit ends its epoch: a checkpoint's "highest seq per epoch" must never cover it.
+  #epoch = 0;
   #seq = 0;
   constructor(private readonly clients: CommitClients) {}
 
   async commit({ outputs, changelog, positions, checkpoints }: CommitUnit): Promise<void> {
-    const unit = `${this.clients.incarnation}:${this.#seq++}`;
+    const unit = `${this.clients.incarnation}.${this.#epoch}:${this.#seq++}`;
     const tagged = changelog.map((r) => ({ ...r, headers: { ...r.headers, [UNIT_HEADER]: unit } }));
     const producer = this.clients.producer();
-    await producer.send([...outputs, ...tagged]);
-    await producer.send(checkpoints(unit));
-    await commitOwned(this.clients.consumer(), positions);
+    try {
+      await producer.send([...outputs, ...tagged]);
+      await producer.send(checkpoints(unit));
+      await commitOwned(this.clients.consumer(), positions);
+    } catch (e) {
+      this.#epoch++;
+      this.#seq = 0;
+      throw e;
+    }
   }
 }
 

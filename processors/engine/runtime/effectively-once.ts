@@ -5,6 +5,14 @@
  * whose checkpoint landed are applied; input below the checkpoint is skipped. Every output
  * carries its origin (task, source partition, offset, sequence) so a reader — the engine's own
  * downstream tasks do it — drops a re-sent copy after a crash.
+ *
+ * A unit is named `<epoch>:<seq>`: an epoch is one run of commits of one process with no failure
+ * between (the process's incarnation, and a count bumped by every failed commit), `seq` counts
+ * its commits. Within an epoch every commit before the latest landed, so a task's checkpoint can
+ * state all its landed units as the highest seq per epoch, and a restore needs the latest
+ * checkpoint only: the checkpoint partition of a task (one per task, written by its owner) may
+ * then be bounded by retention. Epochs older than a task's latest snapshots (every changelog
+ * entry they wrote lies below them) are dropped from its checkpoint, so it stays small.
  */
 import type { ConsumedRecord, Headers, ProducerRecord } from '../../../transports/index.ts';
 
@@ -43,6 +51,23 @@ export interface Checkpoint {
   readonly offsets: Record<string, number>;
   /** Highest [offset, seq] seen per upstream writer and source partition. */
   readonly seen: Record<string, [number, number]>;
+  /** Effectively-once: the highest landed seq per commit epoch whose changelog entries a restore may still read. */
+  readonly units?: Record<string, number>;
+}
+
+/** `<epoch>:<seq>` split; a unit without a seq (the transactional protocol's '') has none. */
+export function parseUnit(unit: string): { readonly epoch: string; readonly seq: number } | undefined {
+  const at = unit.lastIndexOf(':');
+  if (at < 0) return undefined;
+  const seq = Number(unit.slice(at + 1));
+  return Number.isInteger(seq) ? { epoch: unit.slice(0, at), seq } : undefined;
+}
+
+/** Whether the checkpoint counts `unit` as landed. */
+export function unitLanded(checkpoint: Checkpoint | undefined, unit: string): boolean {
+  const u = parseUnit(unit);
+  const max = u && checkpoint?.units?.[u.epoch];
+  return max !== undefined && u !== undefined && u.seq <= max;
 }
 
 /** Drops records already seen: by offset below the checkpoint, or by origin at or below the mark. */
@@ -74,8 +99,21 @@ export class Deduplicator {
   }
 }
 
-/** A task's checkpoint as a record of the checkpoint topic (keyed by task, one partition). */
-export function checkpointRecord(topic: string, task: string, unit: string, consumed: ReadonlyMap<string, number>, dedup: Deduplicator): ProducerRecord {
-  const cp: Checkpoint = { task, unit, offsets: Object.fromEntries(consumed), seen: dedup.snapshot() };
-  return { topic, partition: 0, key: Buffer.from(task), value: Buffer.from(JSON.stringify(cp)) };
+/** What a task's checkpoint record is made of. */
+export interface CheckpointOf {
+  readonly task: string;
+  readonly consumed: ReadonlyMap<string, number>;
+  readonly dedup: Deduplicator;
+  /** Landed units of earlier epochs still needed (see the module comment). */
+  readonly carried: Readonly<Record<string, number>>;
+}
+
+/** A task's checkpoint as a record of its own partition of its sub-topology's checkpoint topic (keyed by task). */
+export function checkpointRecord(tp: { readonly topic: string; readonly partition: number }, unit: string, of: CheckpointOf): ProducerRecord {
+  const u = parseUnit(unit);
+  const cp: Checkpoint = {
+    task: of.task, unit, offsets: Object.fromEntries(of.consumed), seen: of.dedup.snapshot(),
+    ...(u ? { units: { ...of.carried, [u.epoch]: u.seq } } : {}),
+  };
+  return { topic: tp.topic, partition: tp.partition, key: Buffer.from(of.task), value: Buffer.from(JSON.stringify(cp)) };
 }

@@ -34,11 +34,24 @@ import { internals } from '../internals.ts';
 
 export type StreamsState = 'CREATED' | 'STARTING' | 'RUNNING' | 'ERROR' | 'CLOSED';
 
+/**
+ * Where the broker does not compact, a checkpoint partition keeps about this much: a restore
+ * needs only a task's latest checkpoint, the last record of a partition only its owner writes,
+ * and retention never removes a stream's active segment.
+ */
+const CHECKPOINT_RETENTION = { retentionBytes: 8 * 1024 * 1024, segmentBytes: 1024 * 1024 };
+
 interface TaskEntry {
   readonly task: StreamTask;
   readonly dedup: Deduplicator;
   /** Input below these offsets is already in the task's state (effectively-once restore). */
   readonly skipBelow: Map<string, number>;
+  /** The task's own partition of its sub-topology's checkpoint topic. */
+  readonly checkpointAt: TopicPartition;
+  /** Landed units of epochs before this assignment, until every logged store has a snapshot of its own. */
+  carried: Record<string, number>;
+  /** Logged stores not yet snapshotted since the assignment (while any is, `carried` stays). */
+  readonly unsnapped: Set<string>;
 }
 
 export class StreamsApp {
@@ -96,7 +109,7 @@ export class StreamsApp {
       ? new StoreSnapshots({ transport, producer: () => this.plainProducer!, policy, groupPrefix: `${applicationId}-restore`, logger: this.config.logger })
       : undefined;
     this.changelogReader = new StoreChangelogReader({
-      topology, applicationId, transport, producer: () => this.plainProducer!, checkpointTopic: this.checkpointTopic(),
+      topology, applicationId, transport, producer: () => this.plainProducer!,
       effectivelyOnce: this.effectivelyOnce, metrics: this.metrics, stateDir: this.config.stateDir, snapshots: this.snapshots,
     });
     this.protocol = commitProtocol(guarantee, transport.capabilities, {
@@ -191,7 +204,7 @@ export class StreamsApp {
   internalTopicNames(): string[] {
     const names = [...internals(this.topology).internalTopics.keys()].map((t) => this.resolve(t));
     if (this.usesDeadLetters() || this.config.errors.production === 'dead-letter') names.push(this.config.errors.deadLetterTopic);
-    if (this.config.guarantee === 'exactly_once') names.push(this.checkpointTopic());
+    if (this.config.guarantee === 'exactly_once') names.push(...this.routing.subtopologies.map((s) => this.checkpointTopic(s.id)));
     return names;
   }
 
@@ -248,7 +261,8 @@ export class StreamsApp {
     const plan = planTopics(this.topology, this.routing, described, {
       applicationId, defaultPartitions,
       deadLetterTopic: this.usesDeadLetters() ? this.config.errors.deadLetterTopic : undefined,
-      checkpointTopic: this.config.guarantee === 'exactly_once' ? this.checkpointTopic() : undefined,
+      checkpointTopic: this.config.guarantee === 'exactly_once' ? (sub) => this.checkpointTopic(sub) : undefined,
+      checkpointRetention: transport.capabilities.compaction ? undefined : CHECKPOINT_RETENTION,
       replayableInputs: this.effectivelyOnce ? { transport: transport.name } : undefined,
       compacted: transport.capabilities.compaction && !this.effectivelyOnce,
       changelogRetention: this.snapshots?.changelogRetention(),
@@ -261,8 +275,9 @@ export class StreamsApp {
     return this.config.errors.deserialization === 'dead-letter' || this.config.errors.processing === 'dead-letter';
   }
 
-  private checkpointTopic(): string {
-    return `${this.config.applicationId}-checkpoints`;
+  /** One per sub-topology, a partition per task: each partition has one writer, the task's owner. */
+  private checkpointTopic(subtopology: number): string {
+    return `${this.config.applicationId}-${subtopology}-checkpoints`;
   }
 
   private async startGlobals(): Promise<void> {
@@ -352,15 +367,21 @@ export class StreamsApp {
     // Under exactly_once a task resumes from its checkpoint, not from the group's committed
     // offsets: KafkaJS reads those without waiting for a just-committed transaction (no
     // require_stable), so they can lag behind what the state already holds.
+    const at = new Map([...fresh].map(([id, { sub, partition }]) => [id, { topic: this.checkpointTopic(sub.id), partition }]));
     const checkpoints = this.config.guarantee === 'exactly_once'
-      ? await this.changelogReader.readCheckpoints(new Set(created.map((c) => c.id)))
+      ? await this.changelogReader.readCheckpoints(at)
       : new Map<string, TaskCheckpoints>();
     await this.changelogReader.restore(created.map((c) => c.task), checkpoints);
     for (const { id, task } of created) {
       task.initialize();
       const cp = checkpoints.get(id)?.last;
       for (const [topic, offset] of Object.entries(cp?.offsets ?? {})) task.consumed.set(topic, offset);
-      this.tasks.set(id, { task, dedup: new Deduplicator(cp), skipBelow: new Map(Object.entries(cp?.offsets ?? {})) });
+      // Without logged stores no changelog entry is ever filtered by unit: nothing to carry.
+      const logged = [...task.stores.keys()].filter((name) => this.changelogOf(name, task.partition) !== undefined);
+      this.tasks.set(id, {
+        task, dedup: new Deduplicator(cp), skipBelow: new Map(Object.entries(cp?.offsets ?? {})), checkpointAt: at.get(id)!,
+        carried: logged.length > 0 ? { ...cp?.units } : {}, unsnapped: new Set(logged),
+      });
     }
     this.config.logger(`tasks assigned: ${created.map((c) => c.id).join(', ')}`);
   }
@@ -528,7 +549,8 @@ export class StreamsApp {
   private async snapshotDue(): Promise<void> {
     const snapshots = this.snapshots;
     if (!snapshots) return;
-    for (const { task } of this.tasks.values()) {
+    for (const entry of this.tasks.values()) {
+      const { task } = entry;
       for (const [name, store] of task.stores) {
         const tp = this.changelogOf(name, task.partition);
         if (!tp || !snapshots.due(tp, store)) continue;
@@ -538,6 +560,9 @@ export class StreamsApp {
         try {
           const n = await snapshots.write(tp, store, from);
           this.config.logger(`snapshot of store ${name} of task ${task.id}: ${n} entries, changelog offset ${from}, ${Math.round(performance.now() - started)} ms`);
+          // Every entry of an earlier epoch now lies below a snapshot a restore starts from.
+          entry.unsnapped.delete(name);
+          if (entry.unsnapped.size === 0) entry.carried = {};
         } catch (e) {
           this.config.logger(`snapshot of store ${name} of task ${task.id} failed, tried again after the next commit: ${errorMessage(e)}`);
         }
@@ -560,7 +585,7 @@ export class StreamsApp {
   }
 
   private checkpoints(unit: string): ProducerRecord[] {
-    return [...this.tasks].map(([id, e]) => checkpointRecord(this.checkpointTopic(), id, unit, e.task.consumed, e.dedup));
+    return [...this.tasks].map(([id, e]) => checkpointRecord(e.checkpointAt, unit, { task: id, consumed: e.task.consumed, dedup: e.dedup, carried: e.carried }));
   }
 
   // --- lifecycle ---

@@ -68,15 +68,20 @@ test('joined topics of different partition counts are refused, with the counts',
   t.notThrows(() => plan(b.build(), { left: 3, right: 3, joined: 2 }));
 });
 
-test('dead-letter and checkpoint topics are created when asked for, one partition each', (t) => {
-  const p = plan(recount(), { words: 1, counts: 1 }, { deadLetterTopic: 'app-dlq', checkpointTopic: 'app-checkpoints' });
-  t.deepEqual(p.create.filter((s) => s.name === 'app-dlq' || s.name === 'app-checkpoints').map((s) => [s.name, s.partitions]), [['app-dlq', 1], ['app-checkpoints', 1]]);
-  t.false(plan(recount(), { words: 1, counts: 1 }).create.some((s) => s.name === 'app-dlq'));
+test('a dead-letter topic of one partition, and a checkpoint topic per sub-topology with a partition per task, when asked for', (t) => {
+  const checkpointTopic = (sub: number) => `app-${sub}-checkpoints`;
+  const p = plan(recount(), { words: 3, counts: 1 }, { deadLetterTopic: 'app-dlq', checkpointTopic, checkpointRetention: { retentionBytes: 1000, segmentBytes: 100 } });
+  const made = p.create.filter((s) => s.name === 'app-dlq' || s.name.endsWith('-checkpoints'));
+  t.deepEqual(made.map((s) => [s.name, s.partitions, s.retentionBytes, s.segmentBytes]), [
+    ['app-dlq', 1, undefined, undefined], ['app-0-checkpoints', 3, 1000, 100], ['app-1-checkpoints', 3, 1000, 100],
+  ]);
+  t.deepEqual([...p.taskCount.values()], [3, 3], 'as many partitions as tasks');
+  t.false(plan(recount(), { words: 1, counts: 1 }).create.some((s) => s.name === 'app-dlq' || s.name.endsWith('-checkpoints')));
 });
 
-test('changelogs and the checkpoint topic are compacted, except when a restore filters by commit unit', (t) => {
-  const compaction = (extra: Parameters<typeof plan>[2]) => plan(recount(), { words: 1, counts: 1 }, { checkpointTopic: 'app-checkpoints', ...extra }).create
-    .filter((s) => s.name === 'app-checkpoints' || s.name.endsWith('-changelog')).map((s) => s.compacted);
+test('changelogs and the checkpoint topics are compacted, except when a restore filters by commit unit', (t) => {
+  const compaction = (extra: Parameters<typeof plan>[2]) => plan(recount(), { words: 1, counts: 1 }, { checkpointTopic: (sub) => `app-${sub}-checkpoints`, ...extra }).create
+    .filter((s) => s.name.endsWith('-checkpoints') || s.name.endsWith('-changelog')).map((s) => s.compacted);
   t.deepEqual(new Set(compaction({})), new Set([true]));
   t.deepEqual(new Set(compaction({ compacted: false })), new Set([false]));
 });

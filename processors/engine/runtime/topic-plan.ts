@@ -35,18 +35,20 @@ export interface PlanOptions {
   readonly defaultPartitions: number;
   /** Created when the error policies send records there. */
   readonly deadLetterTopic?: string;
-  /** Created under exactly_once (task checkpoints). */
-  readonly checkpointTopic?: string;
+  /** Created under exactly_once: each sub-topology's task checkpoints, a partition per task. */
+  readonly checkpointTopic?: (subtopology: number) => string;
+  /** Retention of the checkpoint topics where the broker does not compact. */
+  readonly checkpointRetention?: Pick<TopicSpec, 'retentionBytes' | 'segmentBytes'>;
   /**
    * Effectively-once (no transactions) skips re-read input by offset, so its inputs must be
    * re-readable: work topics are refused, naming the transport.
    */
   readonly replayableInputs?: { readonly transport: string };
   /**
-   * Changelogs and the checkpoint topic keep only the latest record per key (compaction, where
+   * Changelogs and the checkpoint topics keep only the latest record per key (compaction, where
    * the broker has it). Default true. False under effectively-once: its restore applies only the
    * entries of commit units that landed, so the latest entry of a key may be one it must skip,
-   * and the older one it then needs must still be there; the same holds for every unit's checkpoint.
+   * and the older one it then needs must still be there.
    */
   readonly compacted?: boolean;
   /** Retention of changelogs that snapshots bound (transports without compaction; see snapshots.ts). */
@@ -141,8 +143,12 @@ export function planTopics(
     }
   }
   if (options.deadLetterTopic) create.push({ name: options.deadLetterTopic, partitions: 1, kind: 'replayable' });
-  // Keyed by task: under transactions a restore needs only each task's latest checkpoint.
-  if (options.checkpointTopic) create.push({ name: options.checkpointTopic, partitions: 1, kind: 'replayable', compacted });
+  // Keyed by task: a restore needs only each task's latest checkpoint.
+  if (options.checkpointTopic) {
+    for (const sub of subtopologies) {
+      create.push({ name: options.checkpointTopic(sub.id), partitions: taskCount.get(sub.id)!, kind: 'replayable', compacted, ...options.checkpointRetention });
+    }
+  }
   for (const s of create) partitions.set(s.name, s.partitions);
   return { ...routing, partitions, taskCount, create };
 }
