@@ -3,8 +3,8 @@
  * written to storage as CSV reports and an NDJSON gzip backup. Env (besides
  * processors/common/process.ts): REPORT_WINDOW_MS (default 1 day), REPORT_GRACE_MS (default
  * 10 minutes), REPORT_TICK_MS (default 1 minute: a quiet input still closes its windows by the
- * clock; 0 = only a later order closes one), and the storage's (storage.ts: S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY,
- * REPORTS_BUCKET, REPORTS_DIR).
+ * clock; 0 = only a later order closes one), and the storage's (storage.ts: S3_ENDPOINT,
+ * S3_ACCESS_KEY, S3_SECRET_KEY, REPORTS_BUCKET, REPORTS_DIR).
  */
 import { numberFromEnv, type Env, type ProcessorSpec } from '../common/index.ts';
 import type { ReportFile } from './files.ts';

@@ -26,11 +26,6 @@ import { MARKER_HEADER, MARKER_KEY, readToEnd } from './read-to-end.ts';
 import type { StreamTask } from './task.ts';
 import { internals } from '../internals.ts';
 
-/** A task's latest checkpoint: where it resumes and (effectively-once) which units landed. */
-export interface TaskCheckpoints {
-  readonly last: Checkpoint;
-}
-
 export interface ChangelogReaderOptions {
   readonly topology: Topology;
   readonly applicationId: string;
@@ -73,8 +68,8 @@ export class StoreChangelogReader {
    * The latest checkpoints of the tasks, each read from its own checkpoint partition (task id →
    * partition; absent from the answer: the task never committed).
    */
-  async readCheckpoints(partitions: ReadonlyMap<string, TopicPartition>): Promise<Map<string, TaskCheckpoints>> {
-    const out = new Map<string, TaskCheckpoints>();
+  async readCheckpoints(partitions: ReadonlyMap<string, TopicPartition>): Promise<Map<string, Checkpoint>> {
+    const out = new Map<string, Checkpoint>();
     if (partitions.size === 0) return out;
     const owner = new Map([...partitions].map(([id, tp]) => [tpKey(tp), id]));
     await readToEnd({
@@ -83,7 +78,7 @@ export class StoreChangelogReader {
       onRecord: (r) => {
         if (!r.value) return;
         const cp = JSON.parse(r.value.toString()) as Checkpoint;
-        if (owner.get(tpKey(r)) === cp.task) out.set(cp.task, { last: cp });
+        if (owner.get(tpKey(r)) === cp.task) out.set(cp.task, cp);
       },
     });
     return out;
@@ -94,7 +89,7 @@ export class StoreChangelogReader {
    * local checkpoint from the tail past it, any other cleared and replayed in full. Then deletes
    * the tasks' local checkpoints, as they are about to process. Records restored counts and time.
    */
-  async restore(tasks: readonly StreamTask[], checkpoints: ReadonlyMap<string, TaskCheckpoints>): Promise<void> {
+  async restore(tasks: readonly StreamTask[], checkpoints: ReadonlyMap<string, Checkpoint>): Promise<void> {
     const { topology, applicationId, metrics } = this.#o;
     const targets = new Map<string, RestoreTarget>();
     for (const task of tasks) {
@@ -143,7 +138,7 @@ export class StoreChangelogReader {
   }
 
   /** Applies each target's changelog from its `from` to the end; returns the targets whose `from` was past it. */
-  private async replay(targets: ReadonlyMap<string, RestoreTarget>, checkpoints: ReadonlyMap<string, TaskCheckpoints>, restored: Map<string, number>): Promise<string[]> {
+  private async replay(targets: ReadonlyMap<string, RestoreTarget>, checkpoints: ReadonlyMap<string, Checkpoint>, restored: Map<string, number>): Promise<string[]> {
     const stale: string[] = [];
     // What each changelog partition holds past its start, for the next snapshot's due time.
     const tails = new Map<string, { records: number; bytes: number }>([...targets.keys()].map((k) => [k, { records: 0, bytes: 0 }]));
@@ -164,7 +159,7 @@ export class StoreChangelogReader {
         tail.bytes += entryBytes(r.key, r.value);
         if (this.#o.effectivelyOnce) {
           const unit = r.headers[UNIT_HEADER]?.toString();
-          if (!unit || !unitLanded(checkpoints.get(target.task.id)?.last, unit)) return;
+          if (!unit || !unitLanded(checkpoints.get(target.task.id), unit)) return;
         }
         target.store.restore(r.key, r.value);
         restored.set(target.task.id, (restored.get(target.task.id) ?? 0) + 1);

@@ -56,7 +56,7 @@ export interface Checkpoint {
 }
 
 /** `<epoch>:<seq>` split; a unit without a seq (the transactional protocol's '') has none. */
-export function parseUnit(unit: string): { readonly epoch: string; readonly seq: number } | undefined {
+function parseUnit(unit: string): { readonly epoch: string; readonly seq: number } | undefined {
   const at = unit.lastIndexOf(':');
   if (at < 0) return undefined;
   const seq = Number(unit.slice(at + 1));
@@ -66,8 +66,9 @@ export function parseUnit(unit: string): { readonly epoch: string; readonly seq:
 /** Whether the checkpoint counts `unit` as landed. */
 export function unitLanded(checkpoint: Checkpoint | undefined, unit: string): boolean {
   const u = parseUnit(unit);
-  const max = u && checkpoint?.units?.[u.epoch];
-  return max !== undefined && u !== undefined && u.seq <= max;
+  if (!u) return false;
+  const max = checkpoint?.units?.[u.epoch];
+  return max !== undefined && u.seq <= max;
 }
 
 /** Drops records already seen: by offset below the checkpoint, or by origin at or below the mark. */

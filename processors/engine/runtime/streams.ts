@@ -18,10 +18,10 @@ import { sleep, tpKey, withTimeout } from '../../../transports/util.ts';
 import { CommitFailure, DeserializationFailure, ProcessingFailure, StreamsError, TaskTimeoutFailure, errorMessage, isRetriable } from '../errors.ts';
 import type { StateStore } from '../stores/store.ts';
 import { changelogName, resolveTopic, type SourceNode, type Subtopology, type Topology } from '../topology.ts';
-import { StoreChangelogReader, type TaskCheckpoints } from './changelog-reader.ts';
+import { StoreChangelogReader } from './changelog-reader.ts';
 import { commitProtocol, type CommitProtocol } from './commit-protocol.ts';
 import { resolveConfig, type ResolvedConfig, type StreamsConfig } from './config.ts';
-import { Deduplicator, checkpointRecord } from './effectively-once.ts';
+import { Deduplicator, checkpointRecord, type Checkpoint } from './effectively-once.ts';
 import { applyPolicy, deadLetterRecord } from './error-handling.ts';
 import { GLOBAL_TASK, GlobalStores } from './global-stores.ts';
 import { Metrics } from './metrics.ts';
@@ -370,11 +370,11 @@ export class StreamsApp {
     const at = new Map([...fresh].map(([id, { sub, partition }]) => [id, { topic: this.checkpointTopic(sub.id), partition }]));
     const checkpoints = this.config.guarantee === 'exactly_once'
       ? await this.changelogReader.readCheckpoints(at)
-      : new Map<string, TaskCheckpoints>();
+      : new Map<string, Checkpoint>();
     await this.changelogReader.restore(created.map((c) => c.task), checkpoints);
     for (const { id, task } of created) {
       task.initialize();
-      const cp = checkpoints.get(id)?.last;
+      const cp = checkpoints.get(id);
       for (const [topic, offset] of Object.entries(cp?.offsets ?? {})) task.consumed.set(topic, offset);
       // Without logged stores no changelog entry is ever filtered by unit: nothing to carry.
       const logged = [...task.stores.keys()].filter((name) => this.changelogOf(name, task.partition) !== undefined);
